@@ -1,0 +1,1 @@
+"""Adapters behind the ports of :mod:`evcharge_core.ports`: storage and transport."""

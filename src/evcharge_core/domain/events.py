@@ -1,0 +1,125 @@
+"""Domain events: what changed, as values.
+
+Pure domain functions return them next to the new state; the application service publishes
+them (after the change is committed) through the :class:`~evcharge_core.ports.EventSink`
+port, where embedding services subscribe.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from .values import ConnectorStatus
+
+__all__ = [
+    "ActivationFailed",
+    "AreaChanged",
+    "AreaDeleted",
+    "ConnectorStatusChanged",
+    "Event",
+    "StaleStatusReport",
+    "StationActivated",
+    "StationChanged",
+    "StationDeleted",
+    "StationImported",
+    "StatusAnomaly",
+]
+
+
+@attrs.frozen
+class StationChanged:
+    """A station (or one of its chargers or connectors) was created or edited by an operator."""
+
+    station_id: str
+    created: bool = False
+
+
+@attrs.frozen
+class StationDeleted:
+    station_id: str
+
+
+@attrs.frozen
+class StationImported:
+    """A station was imported; ``replaced`` when it overrode an inactive one."""
+
+    station_id: str
+    replaced: bool = False
+
+
+@attrs.frozen
+class StationActivated:
+    station_id: str
+    at: datetime
+
+
+@attrs.frozen
+class ActivationFailed:
+    """A wrong security code (or unknown ID) was given for ``station_id``."""
+
+    station_id: str
+    at: datetime
+    failures: int
+
+
+@attrs.frozen
+class AreaChanged:
+    area_id: str
+    created: bool = False
+
+
+@attrs.frozen
+class AreaDeleted:
+    area_id: str
+
+
+@attrs.frozen
+class ConnectorStatusChanged:
+    """The effective status of a connector changed. ``ocpp_id`` 0 is the station itself."""
+
+    station_id: str
+    ocpp_id: int
+    previous: ConnectorStatus | None
+    status: ConnectorStatus
+    timestamp: datetime
+    charger_id: str | None = None
+    connector_id: str | None = None
+
+
+@attrs.frozen
+class StatusAnomaly:
+    """A reported transition outside OCPP 1.6 §4.9's table. It was applied all the same:
+    the station is the source of truth."""
+
+    station_id: str
+    ocpp_id: int
+    previous: ConnectorStatus
+    reported: ConnectorStatus
+    timestamp: datetime
+
+
+@attrs.frozen
+class StaleStatusReport:
+    """A report older than the one already applied; it was ignored."""
+
+    station_id: str
+    ocpp_id: int
+    reported: ConnectorStatus
+    timestamp: datetime
+    applied_timestamp: datetime
+
+
+Event = (
+    StationChanged
+    | StationDeleted
+    | StationImported
+    | StationActivated
+    | ActivationFailed
+    | AreaChanged
+    | AreaDeleted
+    | ConnectorStatusChanged
+    | StatusAnomaly
+    | StaleStatusReport
+)

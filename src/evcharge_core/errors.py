@@ -1,0 +1,142 @@
+"""The one error hierarchy of evcharge_core.
+
+Every error the library raises on purpose derives from :class:`EvchargeError`, and also from
+the builtin it resembles, so ``except ValueError`` keeps working for callers who do not know
+our names::
+
+    EvchargeError
+    ├── InvalidInput (ValueError)          a user's or a file's bad input, with located issues
+    │   └── ImportRejected                 an import file with errors: nothing was imported
+    ├── NotFound (LookupError)             an unknown station, charger, connector or area
+    ├── Conflict                           the request contradicts stored state
+    │   └── AlreadyActivated
+    ├── ActivationMismatch (ValueError)    unknown station ID or wrong security code
+    ├── ActivationThrottled                too many failed activations for one station ID
+    └── StorageError (RuntimeError)        the database cannot be opened, read or written
+
+``InvalidInput`` is the *remote* side of the STYLE guide's split: someone else's input is
+wrong and the message says what and where. Our own misuse of the library raises plain
+``TypeError``/``ValueError`` from attrs validators, or ``AssertionError`` in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+__all__ = [
+    "ActivationMismatch",
+    "ActivationThrottled",
+    "AlreadyActivated",
+    "Conflict",
+    "EvchargeError",
+    "ImportRejected",
+    "InvalidInput",
+    "Issue",
+    "NotFound",
+    "StorageError",
+]
+
+
+@attrs.frozen
+class Issue:
+    """One located problem with some input: an error or a warning.
+
+    ``line`` is 1-based and counts the CSV header as line 1; ``column`` is the header's name;
+    ``field`` names a JSON field (dotted, with list indexes: ``connectors[1].voltage``).
+    """
+
+    message: str
+    line: int | None = None
+    column: str | None = None
+    field: str | None = None
+
+    def location(self) -> str:
+        """``line 3, column "Voltage"``, ``field "station_id"``, or an empty string."""
+        parts: list[str] = []
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.column is not None:
+            parts.append(f'column "{self.column}"')
+        if self.field is not None:
+            parts.append(f'field "{self.field}"')
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.location()
+        return f"{where}: {self.message}" if where else self.message
+
+
+class EvchargeError(Exception):
+    """Root of every error evcharge_core raises on purpose."""
+
+
+class InvalidInput(EvchargeError, ValueError):
+    """Input that breaks a rule; ``issues`` lists every problem found, located."""
+
+    def __init__(self, issues: Sequence[Issue] | str) -> None:
+        if isinstance(issues, str):
+            issues = [Issue(issues)]
+        self.issues: tuple[Issue, ...] = tuple(issues)
+        super().__init__("; ".join(str(i) for i in self.issues[:5]))
+
+
+class ImportRejected(InvalidInput):
+    """An import with at least one error. Nothing was stored.
+
+    ``issues`` holds the first 100 errors (the number an operator is shown), ``error_count``
+    the total, and ``warnings`` what would have been reported on success.
+    """
+
+    def __init__(
+        self,
+        issues: Sequence[Issue],
+        error_count: int | None = None,
+        warnings: Sequence[Issue] = (),
+    ) -> None:
+        super().__init__(list(issues)[:100])
+        self.error_count = len(issues) if error_count is None else error_count
+        self.warnings: tuple[Issue, ...] = tuple(warnings)
+
+
+class NotFound(EvchargeError, LookupError):
+    """No such station, charger, connector or area."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} not found")
+
+
+class Conflict(EvchargeError):
+    """The request contradicts what is stored (a code in use, an active station...)."""
+
+
+class AlreadyActivated(Conflict):
+    """Activation of a station that is already active."""
+
+    def __init__(self, station_id: str) -> None:
+        self.station_id = station_id
+        super().__init__(f"station {station_id} is already activated")
+
+
+class ActivationMismatch(EvchargeError, ValueError):
+    """Unknown station ID or wrong security code: deliberately the same error for both."""
+
+    def __init__(self) -> None:
+        super().__init__("station ID and security code do not match")
+
+
+class ActivationThrottled(EvchargeError):
+    """Too many failed activation attempts for one station ID; retry after some seconds."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"too many failed activation attempts; try again in {max(1, round(retry_after_s))} s"
+        )
+
+
+class StorageError(EvchargeError, RuntimeError):
+    """The database cannot be opened, read or written; nothing was changed."""

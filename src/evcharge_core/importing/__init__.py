@@ -1,0 +1,1 @@
+"""Station import: CSV bulk files and single stations, validated with located errors."""

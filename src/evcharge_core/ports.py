@@ -1,0 +1,187 @@
+"""Ports: what the application needs from storage and the outside world, as Protocols.
+
+Storage is reached through one :class:`Repository`, whose :meth:`~Repository.transaction`
+yields a :class:`Transaction` holding one store per aggregate. Everything written inside one
+``async with repository.transaction() as tx:`` block is committed together when the block
+ends normally, and nothing of it when it raises::
+
+    async with repository.transaction() as tx:
+        station = await tx.stations.get("ST1")
+        await tx.stations.save(attrs.evolve(station, name="Depot 1"))
+
+Every adapter (the in-memory one, SQLite, later PostgreSQL, or your own) must pass the
+conformance suite in :mod:`evcharge_core.testing`; the rules it checks are in the
+docstrings below. The methods are ``async`` so that adapters over network databases need no
+different port; adapters over embedded databases may do their work synchronously inside.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Generic, Protocol, TypeVar
+
+import attrs
+
+from .domain.activation import ThrottleState
+from .domain.events import Event
+from .domain.model import Area, Station
+from .domain.values import ActivationState, ConnectorStatus, OperationalStatus
+
+__all__ = [
+    "ActivationAttemptStore",
+    "AreaStore",
+    "EventSink",
+    "Page",
+    "Repository",
+    "SortKey",
+    "StationQuery",
+    "StationStore",
+    "Transaction",
+]
+
+T = TypeVar("T")
+
+
+class SortKey(enum.StrEnum):
+    """What a station list can be sorted by; prefix ``-`` for descending in text form."""
+
+    ID = "id"
+    NAME = "name"
+    CODE = "code"
+    STATUS = "status"
+    LAST_SEEN = "last_seen"
+
+
+@attrs.frozen
+class StationQuery:
+    """A page of the station list.
+
+    ``search`` matches, case-insensitively and as a substring, the station's id, name, code,
+    manufacturer, imported serial number and reported serial number. ``status`` and
+    ``operational_status`` filter on the derived station status (see
+    :mod:`evcharge_core.domain.status`). Sorting is stable: ties are broken by id.
+    ``status`` sorts by :data:`~evcharge_core.domain.status.USABILITY_ORDER`, stations with
+    no status last; ``last_seen`` puts never-seen stations last.
+    """
+
+    page: int = attrs.field(default=1)
+    page_size: int = attrs.field(default=50)
+    search: str | None = None
+    status: ConnectorStatus | None = None
+    operational_status: OperationalStatus | None = None
+    area_id: str | None = None
+    connected: bool | None = None
+    activation: ActivationState | None = None
+    sort: SortKey = SortKey.ID
+    descending: bool = False
+
+    @page.validator
+    def _check_page(self, _attr: attrs.Attribute[int], value: int) -> None:
+        if value < 1:
+            raise ValueError(f"page must be 1 or more, got {value}")
+
+    @page_size.validator
+    def _check_page_size(self, _attr: attrs.Attribute[int], value: int) -> None:
+        if not 1 <= value <= 1000:
+            raise ValueError(f"page size must be between 1 and 1000, got {value}")
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    items: Sequence[T]
+    page: int
+    page_size: int
+    total: int
+
+
+class StationStore(Protocol):
+    """Stations, saved and loaded whole (chargers and connectors included).
+
+    Uniqueness, enforced by :meth:`save` with :class:`~evcharge_core.errors.Conflict`:
+    station ``code`` among stations; charger ``code`` among all chargers of all stations;
+    charger and connector ``id`` among all chargers and connectors.
+    """
+
+    async def get(self, station_id: str) -> Station | None: ...
+
+    async def get_many(self, station_ids: Sequence[str]) -> dict[str, Station]:
+        """The stations among ``station_ids`` that exist, by id."""
+        ...
+
+    async def save(self, station: Station) -> None:
+        """Insert or replace the station whole (chargers and connectors it no longer has are
+        removed)."""
+        ...
+
+    async def save_many(self, stations: Sequence[Station]) -> None:
+        """:meth:`save` for many stations; adapters make this fast (one import: 5000)."""
+        ...
+
+    async def delete(self, station_id: str) -> bool:
+        """Remove the station and everything it owns; ``False`` if there was none."""
+        ...
+
+    async def list(self, query: StationQuery) -> Page[Station]: ...
+
+    async def get_by_code(self, code: str) -> Station | None: ...
+
+    async def get_by_charger_id(self, charger_id: str) -> Station | None:
+        """The station that owns the charger."""
+        ...
+
+    async def get_by_charger_code(self, code: str) -> Station | None: ...
+
+    async def get_by_connector_id(self, connector_id: str) -> Station | None: ...
+
+
+class AreaStore(Protocol):
+    async def get(self, area_id: str) -> Area | None: ...
+
+    async def save(self, area: Area) -> None: ...
+
+    async def delete(self, area_id: str) -> bool: ...
+
+    async def list(self) -> list[Area]:
+        """Every area, ordered by name then id."""
+        ...
+
+
+class ActivationAttemptStore(Protocol):
+    """Failed activation attempts per station ID (also for IDs that do not exist: the
+    throttle must not tell which do)."""
+
+    async def get(self, station_id: str) -> ThrottleState | None: ...
+
+    async def save(self, station_id: str, state: ThrottleState) -> None: ...
+
+    async def clear(self, station_id: str) -> None: ...
+
+
+class Transaction(Protocol):
+    @property
+    def stations(self) -> StationStore: ...
+
+    @property
+    def areas(self) -> AreaStore: ...
+
+    @property
+    def activation_attempts(self) -> ActivationAttemptStore: ...
+
+
+class Repository(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A unit of work: committed when the block ends normally, rolled back when it
+        raises. Transactions are serialised: one at a time per repository."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release the storage; the repository is unusable afterwards."""
+        ...
+
+
+class EventSink(Protocol):
+    """Where the application publishes domain events after they are committed."""
+
+    def publish(self, events: Sequence[Event]) -> None: ...
