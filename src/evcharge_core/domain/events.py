@@ -86,6 +86,8 @@ class ConnectorStatusChanged:
     timestamp: datetime
     charger_id: str | None = None
     connector_id: str | None = None
+    evse_id: int | None = None
+    """OCPP 2.0.1: the EVSE ``ocpp_id`` is numbered within; ``None`` for OCPP 1.6."""
 
 
 @attrs.frozen
@@ -98,6 +100,7 @@ class StatusAnomaly:
     previous: ConnectorStatus
     reported: ConnectorStatus
     timestamp: datetime
+    evse_id: int | None = None
 
 
 @attrs.frozen
@@ -109,6 +112,7 @@ class StaleStatusReport:
     reported: ConnectorStatus
     timestamp: datetime
     applied_timestamp: datetime
+    evse_id: int | None = None
 
 
 Event = (

@@ -12,7 +12,7 @@ caller: the domain never reads a clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -83,6 +83,20 @@ def _aware(_inst: object, attr: attrs.Attribute[Any], value: datetime | None) ->
 
 def _fields_map(value: Mapping[str, str]) -> dict[str, str]:
     return dict(value)
+
+
+# Typed tuple converters: with ``converter=tuple`` mypy's attrs plugin types the __init__ and
+# attrs.evolve() argument as ``Iterable[_T_co]`` with an unbound type variable.
+def _connectors(value: Iterable[Connector]) -> tuple[Connector, ...]:
+    return tuple(value)
+
+
+def _specs(value: Iterable[ConnectorSpec]) -> tuple[ConnectorSpec, ...]:
+    return tuple(value)
+
+
+def _chargers(value: Iterable[Charger]) -> tuple[Charger, ...]:
+    return tuple(value)
 
 
 # --- value objects ---------------------------------------------------------------------------
@@ -227,7 +241,7 @@ class Charger:
     current_type: CurrentType = CurrentType.AC
     charging_profile_id: str | None = None
     custom_fields: Mapping[str, str] = attrs.field(factory=dict, converter=_fields_map)
-    connectors: tuple[Connector, ...] = attrs.field(default=(), converter=tuple)
+    connectors: tuple[Connector, ...] = attrs.field(default=(), converter=_connectors)
     closed: bool = False
 
     def connector_by_ocpp_id(self, ocpp_id: int) -> Connector | None:
@@ -255,7 +269,7 @@ class Station:
     article_number: str | None = None
     serial_number: str | None = attrs.field(default=None, validator=_check(parse_serial_number))
     connectivity: Connectivity | None = None
-    connector_specifications: tuple[ConnectorSpec, ...] = attrs.field(default=(), converter=tuple)
+    connector_specifications: tuple[ConnectorSpec, ...] = attrs.field(default=(), converter=_specs)
     activation: Activation = Activation()
     # reported and live
     reported: ReportedInfo = ReportedInfo()
@@ -263,7 +277,7 @@ class Station:
     station_status: StatusRecord | None = None
     """OCPP 1.6 connector 0: the station as a whole."""
     closed: bool = False
-    chargers: tuple[Charger, ...] = attrs.field(default=(), converter=tuple)
+    chargers: tuple[Charger, ...] = attrs.field(default=(), converter=_chargers)
 
     def __attrs_post_init__(self) -> None:
         seen_evse: set[int] = set()

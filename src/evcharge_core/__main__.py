@@ -1,0 +1,9 @@
+"""``python -m evcharge_core``: the ``evcharge`` command line."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

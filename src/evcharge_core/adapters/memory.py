@@ -1,0 +1,424 @@
+"""The in-memory repository: for tests, for embedding, and the reference model of the ports.
+
+:class:`InMemoryRepository` implements :class:`~evcharge_core.ports.Repository` in plain
+dicts. It is what every other adapter is compared with by the conformance suite
+(:mod:`evcharge_core.testing.conformance`), so its behaviour *is* the specification where the
+port docstrings leave a choice open. The choices, which every adapter must make the same way:
+
+**Transactions.** One at a time per repository (an :class:`asyncio.Lock`); entering one from
+inside another in the same task raises :class:`RuntimeError` instead of deadlocking. A
+transaction reads its own writes. Its writes become visible when the block ends normally and
+are discarded when it raises. Stores used after their transaction ended raise
+:class:`RuntimeError`. After :meth:`~InMemoryRepository.close`, starting a transaction raises
+:class:`~evcharge_core.errors.StorageError`.
+
+**Saving.** :meth:`~evcharge_core.ports.StationStore.save_many` is one atomic step: the given
+stations replace those with the same ids (a later duplicate in the list replaces an earlier
+one), and the uniqueness rules are checked on the result. ``save(s)`` is
+``save_many([s])``. A save that breaks a rule raises :class:`~evcharge_core.errors.Conflict`
+naming the code or id and changes nothing, so a caller may catch it and go on with the
+transaction. The unique keys (see :func:`station_keys`): station codes among stations,
+charger codes among all chargers, charger ids among all chargers, connector ids among all
+connectors (a charger and a connector may share an id: they are different namespaces).
+
+**Listing.** :func:`matches` and :func:`sort_stations` are the rules of
+:class:`~evcharge_core.ports.StationQuery`:
+
+* ``search`` is folded with :meth:`str.casefold` (so ``STRASSE`` finds ``Straße``) and must
+  be a substring of the folded id, name, code, manufacturer, serial number or reported serial
+  number; the empty string matches every station.
+* ``status`` and ``operational_status`` compare with
+  :func:`~evcharge_core.domain.status.station_status` and
+  :func:`~evcharge_core.domain.status.station_operational_status`; ``area_id``,
+  ``connected`` and ``activation`` compare with the station's fields. Filters combine with
+  *and*.
+* Names and codes sort by code point (case-sensitive), ``status`` by
+  :data:`~evcharge_core.domain.status.USABILITY_ORDER`, ``last_seen`` by instant.
+  ``descending`` reverses the order of the sort key only: stations without a value (no
+  status, never seen) come last in both directions, and ties are broken by ascending id in
+  both directions (``id`` itself is reversed).
+* The page is cut after filtering and sorting; ``total`` counts every station that passed
+  the filters. A page past the end is empty.
+
+Areas list by name then id (code point order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from ..domain.activation import ThrottleState
+from ..domain.model import Area, Station
+from ..domain.status import USABILITY_ORDER, station_operational_status, station_status
+from ..errors import Conflict, StorageError
+from ..ports import Page, Repository, SortKey, StationQuery
+
+__all__ = [
+    "CHARGER_CODE",
+    "CHARGER_ID",
+    "CONNECTOR_ID",
+    "STATION_CODE",
+    "InMemoryRepository",
+    "dedupe",
+    "find_conflict",
+    "matches",
+    "page_of",
+    "search_fold",
+    "sort_stations",
+    "station_keys",
+]
+
+STATION_CODE: Final = "station code"
+CHARGER_CODE: Final = "charger code"
+CHARGER_ID: Final = "charger id"
+CONNECTOR_ID: Final = "connector id"
+
+_STATUS_RANK: Final = {status: rank for rank, status in enumerate(USABILITY_ORDER)}
+
+
+# --- the reference rules, shared with other adapters -----------------------------------------
+
+
+def station_keys(station: Station) -> builtins.list[tuple[str, str]]:
+    """What must be unique across stored stations, as ``(kind, value)`` pairs: the station
+    code (:data:`STATION_CODE`), each charger's code and id (:data:`CHARGER_CODE`,
+    :data:`CHARGER_ID`) and each connector's id (:data:`CONNECTOR_ID`)."""
+    keys = [(STATION_CODE, station.code)]
+    for charger in station.chargers:
+        keys.append((CHARGER_CODE, charger.code))
+        keys.append((CHARGER_ID, charger.id))
+        keys.extend((CONNECTOR_ID, connector.id) for connector in charger.connectors)
+    return keys
+
+
+def dedupe(stations: Iterable[Station]) -> builtins.list[Station]:
+    """The stations of a batch save: one per id, the last given, in first-seen order."""
+    by_id: dict[str, Station] = {}
+    for station in stations:
+        by_id[station.id] = station
+    return builtins.list(by_id.values())
+
+
+def find_conflict(
+    stations: Sequence[Station], owner_of: Callable[[str, str], str | None]
+) -> str | None:
+    """Why saving ``stations`` (already de-duplicated by id) would break a uniqueness rule,
+    or ``None`` if it would not.
+
+    ``owner_of(kind, value)`` answers which stored station holds a key of
+    :func:`station_keys`, before the save. Stations being saved replace their stored
+    versions, so keys held by them do not count.
+    """
+    replaced = {station.id for station in stations}
+    claimed: dict[tuple[str, str], str] = {}
+    for station in stations:
+        own: set[tuple[str, str]] = set()
+        for key in station_keys(station):
+            kind, value = key
+            if key in own:
+                return f"{kind} {value!r} is used twice in station {station.id!r}"
+            own.add(key)
+            other = claimed.get(key)
+            if other is not None:
+                return f"{kind} {value!r} is used by both station {other!r} and {station.id!r}"
+            claimed[key] = station.id
+            owner = owner_of(kind, value)
+            if owner is not None and owner not in replaced:
+                return f"{kind} {value!r} is already used by station {owner!r}"
+    return None
+
+
+def search_fold(text: str) -> str:
+    """How search text and the searched fields are compared: :meth:`str.casefold`."""
+    return text.casefold()
+
+
+def _search_fields(station: Station) -> tuple[str | None, ...]:
+    return (
+        station.id,
+        station.name,
+        station.code,
+        station.manufacturer,
+        station.serial_number,
+        station.reported.serial_number,
+    )
+
+
+def matches(station: Station, query: StationQuery) -> bool:
+    """Whether ``station`` passes the filters and the search of ``query``."""
+    checks = (
+        query.area_id is None or station.area_id == query.area_id,
+        query.connected is None or station.connection.connected == query.connected,
+        query.activation is None or station.activation.state is query.activation,
+    )
+    if not all(checks):
+        return False
+    if query.status is not None and station_status(station) is not query.status:
+        return False
+    if (
+        query.operational_status is not None
+        and station_operational_status(station) is not query.operational_status
+    ):
+        return False
+    if query.search is None:
+        return True
+    needle = search_fold(query.search)
+    return any(
+        field is not None and needle in search_fold(field) for field in _search_fields(station)
+    )
+
+
+def _sort_value(station: Station, key: SortKey) -> str | int | datetime | None:
+    if key is SortKey.NAME:
+        return station.name
+    if key is SortKey.CODE:
+        return station.code
+    if key is SortKey.STATUS:
+        status = station_status(station)
+        return None if status is None else _STATUS_RANK[status]
+    if key is SortKey.LAST_SEEN:
+        return station.connection.last_seen
+    return station.id
+
+
+def sort_stations(
+    stations: Iterable[Station], key: SortKey, *, descending: bool = False
+) -> builtins.list[Station]:
+    """``stations`` in list order (see the module docstring)."""
+    by_id = sorted(stations, key=lambda s: s.id)
+    if key is SortKey.ID:
+        return by_id[::-1] if descending else by_id
+    valued = [(value, s) for s in by_id if (value := _sort_value(s, key)) is not None]
+    missing = [s for s in by_id if _sort_value(s, key) is None]
+    # sorted() is stable in both directions, so ties keep ascending id order.
+    valued.sort(key=lambda pair: pair[0], reverse=descending)
+    return [s for _, s in valued] + missing
+
+
+def page_of(stations: Iterable[Station], query: StationQuery) -> Page[Station]:
+    """The page ``query`` asks for, out of ``stations`` (all of them, unfiltered)."""
+    selected = sort_stations(
+        (s for s in stations if matches(s, query)), query.sort, descending=query.descending
+    )
+    start = (query.page - 1) * query.page_size
+    return Page(
+        items=tuple(selected[start : start + query.page_size]),
+        page=query.page,
+        page_size=query.page_size,
+        total=len(selected),
+    )
+
+
+# --- the repository --------------------------------------------------------------------------
+
+
+@attrs.define
+class _State:
+    stations: dict[str, Station] = attrs.Factory(dict)
+    areas: dict[str, Area] = attrs.Factory(dict)
+    attempts: dict[str, ThrottleState] = attrs.Factory(dict)
+    owners: dict[tuple[str, str], str] = attrs.Factory(dict)
+    """Every key of :func:`station_keys` of every stored station, to its station's id."""
+
+    def copy(self) -> _State:
+        return _State(dict(self.stations), dict(self.areas), dict(self.attempts), dict(self.owners))
+
+
+class _MemoryTransaction:
+    """The stores of one transaction; copies the state on its first write."""
+
+    def __init__(self, base: _State) -> None:
+        self._base = base
+        self._working: _State | None = None
+        self._open = True
+        self._stations = _MemoryStationStore(self)
+        self._areas = _MemoryAreaStore(self)
+        self._attempts = _MemoryActivationAttemptStore(self)
+
+    @property
+    def stations(self) -> _MemoryStationStore:
+        return self._stations
+
+    @property
+    def areas(self) -> _MemoryAreaStore:
+        return self._areas
+
+    @property
+    def activation_attempts(self) -> _MemoryActivationAttemptStore:
+        return self._attempts
+
+    def read(self) -> _State:
+        if not self._open:
+            raise RuntimeError("this transaction has ended; start a new one")
+        return self._base if self._working is None else self._working
+
+    def write(self) -> _State:
+        self.read()
+        if self._working is None:
+            self._working = self._base.copy()
+        return self._working
+
+    def end(self) -> _State | None:
+        """Close the stores; the new state if anything was written."""
+        self._open = False
+        return self._working
+
+
+class _MemoryStationStore:
+    def __init__(self, tx: _MemoryTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, station_id: str) -> Station | None:
+        return self._tx.read().stations.get(station_id)
+
+    async def get_many(self, station_ids: Sequence[str]) -> dict[str, Station]:
+        stored = self._tx.read().stations
+        return {i: stored[i] for i in station_ids if i in stored}
+
+    async def save(self, station: Station) -> None:
+        await self.save_many([station])
+
+    async def save_many(self, stations: Sequence[Station]) -> None:
+        batch = dedupe(stations)
+        if not batch:
+            return
+        owners = self._tx.read().owners
+        problem = find_conflict(batch, lambda kind, value: owners.get((kind, value)))
+        if problem is not None:
+            raise Conflict(problem)
+        state = self._tx.write()
+        for station in batch:
+            old = state.stations.get(station.id)
+            if old is not None:
+                for key in station_keys(old):
+                    del state.owners[key]
+        for station in batch:
+            state.stations[station.id] = station
+            for key in station_keys(station):
+                state.owners[key] = station.id
+
+    async def delete(self, station_id: str) -> bool:
+        if station_id not in self._tx.read().stations:
+            return False
+        state = self._tx.write()
+        old = state.stations.pop(station_id)
+        for key in station_keys(old):
+            del state.owners[key]
+        return True
+
+    async def list(self, query: StationQuery) -> Page[Station]:
+        return page_of(self._tx.read().stations.values(), query)
+
+    def _by_key(self, kind: str, value: str) -> Station | None:
+        state = self._tx.read()
+        owner = state.owners.get((kind, value))
+        return None if owner is None else state.stations[owner]
+
+    async def get_by_code(self, code: str) -> Station | None:
+        return self._by_key(STATION_CODE, code)
+
+    async def get_by_charger_id(self, charger_id: str) -> Station | None:
+        return self._by_key(CHARGER_ID, charger_id)
+
+    async def get_by_charger_code(self, code: str) -> Station | None:
+        return self._by_key(CHARGER_CODE, code)
+
+    async def get_by_connector_id(self, connector_id: str) -> Station | None:
+        return self._by_key(CONNECTOR_ID, connector_id)
+
+
+class _MemoryAreaStore:
+    def __init__(self, tx: _MemoryTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, area_id: str) -> Area | None:
+        return self._tx.read().areas.get(area_id)
+
+    async def save(self, area: Area) -> None:
+        self._tx.write().areas[area.id] = area
+
+    async def delete(self, area_id: str) -> bool:
+        if area_id not in self._tx.read().areas:
+            return False
+        del self._tx.write().areas[area_id]
+        return True
+
+    async def list(self) -> builtins.list[Area]:
+        return sorted(self._tx.read().areas.values(), key=lambda a: (a.name, a.id))
+
+
+class _MemoryActivationAttemptStore:
+    def __init__(self, tx: _MemoryTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, station_id: str) -> ThrottleState | None:
+        return self._tx.read().attempts.get(station_id)
+
+    async def save(self, station_id: str, state: ThrottleState) -> None:
+        self._tx.write().attempts[station_id] = state
+
+    async def clear(self, station_id: str) -> None:
+        if station_id in self._tx.read().attempts:
+            del self._tx.write().attempts[station_id]
+
+
+class InMemoryRepository:
+    """A :class:`~evcharge_core.ports.Repository` in memory; nothing survives the process.
+
+    Committing swaps in the transaction's copy of the state (domain objects are frozen, so
+    the copy is shallow), so a transaction that raises leaves no trace.
+    """
+
+    def __init__(self) -> None:
+        self._state = _State()
+        self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[object] | None = None
+        self._closed = False
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise StorageError("the in-memory repository is closed")
+        task = asyncio.current_task()
+        if task is not None and task is self._holder:
+            raise RuntimeError("transactions do not nest: this task already holds one")
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_MemoryTransaction]:
+        """A unit of work (see :class:`~evcharge_core.ports.Repository`)."""
+        self._check_usable()
+        async with self._lock:
+            self._check_usable()
+            self._holder = asyncio.current_task()
+            tx = _MemoryTransaction(self._state)
+            try:
+                yield tx
+            except BaseException:
+                tx.end()
+                raise
+            else:
+                new_state = tx.end()
+                if new_state is not None:
+                    self._state = new_state
+            finally:
+                self._holder = None
+
+    async def close(self) -> None:
+        """Waits for a running transaction, then refuses new ones. Closing twice is fine."""
+        if self._closed:
+            return
+        self._check_usable()
+        async with self._lock:
+            self._closed = True
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_port(repository: InMemoryRepository) -> Repository:
+        return repository  # mypy checks the structural match here

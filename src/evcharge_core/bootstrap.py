@@ -1,0 +1,51 @@
+"""Wiring: choose and open the storage adapter for a database URL, build the service.
+
+The one place that knows every adapter. Database selection (CONTRACT.md), for the CLI and
+the server alike: ``--db URL``, else ``EVCHARGE_DB``, else ``evcharge.db`` in the working
+directory. A bare path or ``sqlite:///PATH`` is SQLite; ``memory://`` is the in-memory
+repository. The schema is created or migrated on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+from .errors import StorageError
+from .ports import Repository
+
+__all__ = ["DEFAULT_DB", "ENV_DB", "open_repository", "resolve_db_url"]
+
+ENV_DB: Final = "EVCHARGE_DB"
+DEFAULT_DB: Final = "evcharge.db"
+
+
+def resolve_db_url(cli_value: str | None, environ: Mapping[str, str]) -> str:
+    """The database URL from the command line, else the environment, else the default."""
+    if cli_value:
+        return cli_value
+    return environ.get(ENV_DB) or DEFAULT_DB
+
+
+async def open_repository(url: str) -> Repository:
+    """Open (creating or migrating) the repository ``url`` names."""
+    if url == "memory://":
+        from .adapters.memory import InMemoryRepository
+
+        return InMemoryRepository()
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://")
+        if not path.startswith("/"):
+            raise StorageError(f"{url!r}: write sqlite:///relative/or/absolute path (three /)")
+        path = path[1:] if path.startswith("//") else path.removeprefix("/")
+        # sqlite:///data/x.db is relative data/x.db; sqlite:////srv/x.db is absolute.
+        url = path
+    elif "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise StorageError(
+            f"unsupported database URL scheme {scheme!r} (use a path, sqlite:///PATH or memory://)"
+        )
+    from .adapters.sqlite import SQLiteRepository
+
+    return await SQLiteRepository.open(Path(url))

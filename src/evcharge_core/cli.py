@@ -1,0 +1,546 @@
+"""The ``evcharge`` command line (also ``python -m evcharge_core``).
+
+Outputs and exit codes are part of the contract (CONTRACT.md): 0 on success, 1 for a user
+error (one clear message per line on stderr, never a traceback), 2 for a usage error.
+Located messages read ``line L, column "C": message`` (CSV) or ``field "F": message`` (JSON);
+warnings go to stderr as ``warning: ...`` and do not change the exit status.
+
+Create and update commands take named options for the common fields and ``--set
+FIELD=VALUE`` for any field of the admin JSON (``VALUE`` is read as JSON when it parses, else
+as a string; ``a.b=VALUE`` sets a nested field), so the CLI and the admin API accept exactly
+the same bodies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["main"]
+
+MAX_SHOWN_ERRORS = 100
+
+
+class _UserError(Exception):
+    """Ends the command with exit status 1 and these lines on stderr."""
+
+    def __init__(self, *lines: str) -> None:
+        self.lines = lines
+
+
+# --- argument parsing ------------------------------------------------------------------------
+
+
+def _db_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="database: a path, sqlite:///PATH or memory:// (default: $EVCHARGE_DB, "
+        "else evcharge.db)",
+    )
+    return parent
+
+
+def _set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="set any field of the admin JSON (VALUE as JSON if it parses, else text)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    db = _db_parent()
+    parser = argparse.ArgumentParser(
+        prog="evcharge",
+        description="Manage charging stations: import, activate, list, create, update.",
+        parents=[db],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    imp = commands.add_parser(
+        "import-stations", parents=[db], help="import stations from a CSV file (SPEC §5)"
+    )
+    imp.add_argument("file", metavar="FILE", help="the CSV file (- for stdin)")
+
+    single = commands.add_parser(
+        "import-station", parents=[db], help="import one station from a JSON file"
+    )
+    single.add_argument("file", metavar="FILE.json", help="the JSON file (- for stdin)")
+
+    act = commands.add_parser(
+        "activate", parents=[db], help="activate an imported station with its security code"
+    )
+    act.add_argument("station_id", metavar="STATION_ID")
+    act.add_argument("--security-code", required=True, metavar="CODE")
+
+    _stations_commands(commands, db)
+    _chargers_commands(commands, db)
+    _connectors_commands(commands, db)
+    _areas_commands(commands, db)
+    return parser
+
+
+def _stations_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], db: argparse.ArgumentParser
+) -> None:
+    stations = commands.add_parser("stations", parents=[db], help="list, show, create...")
+    sub = stations.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lst = sub.add_parser("list", parents=[db], help="list stations (one page, or export all)")
+    lst.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    lst.add_argument("--page", type=int, default=None)
+    lst.add_argument("--page-size", type=int, default=None)
+    lst.add_argument("--search", default=None, metavar="Q")
+    lst.add_argument("--status", default=None, metavar="S")
+    lst.add_argument("--operational-status", default=None, metavar="S")
+    lst.add_argument("--area", default=None, metavar="ID")
+    lst.add_argument("--activation", choices=["active", "inactive"], default=None)
+    lst.add_argument("--connected", choices=["true", "false"], default=None)
+    lst.add_argument(
+        "--sort", default="id", help="id, name, code, status or last_seen; prefix - to reverse"
+    )
+    show = sub.add_parser("show", parents=[db], help="one station as JSON")
+    show.add_argument("station_id", metavar="STATION_ID")
+    for name in ("create", "update"):
+        cmd = sub.add_parser(name, parents=[db], help=f"{name} a station")
+        cmd.add_argument("station_id", metavar="STATION_ID")
+        cmd.add_argument("--name")
+        cmd.add_argument("--code")
+        cmd.add_argument("--protocol", help="ocpp1.6 or ocpp2.0.1")
+        cmd.add_argument("--area", dest="area_id", metavar="AREA_ID")
+        _set_option(cmd)
+    delete = sub.add_parser("delete", parents=[db], help="delete a station")
+    delete.add_argument("station_id", metavar="STATION_ID")
+
+
+def _chargers_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], db: argparse.ArgumentParser
+) -> None:
+    chargers = commands.add_parser("chargers", parents=[db], help="a station's chargers")
+    sub = chargers.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lst = sub.add_parser("list", parents=[db], help="a station's chargers as JSON")
+    lst.add_argument("station_id", metavar="STATION_ID")
+    show = sub.add_parser("show", parents=[db], help="one charger as JSON")
+    show.add_argument("charger_id", metavar="CHARGER_ID")
+    create = sub.add_parser("create", parents=[db], help="add a charger to a station")
+    create.add_argument("station_id", metavar="STATION_ID")
+    update = sub.add_parser("update", parents=[db], help="change a charger")
+    update.add_argument("charger_id", metavar="CHARGER_ID")
+    for cmd in (create, update):
+        cmd.add_argument("--name")
+        cmd.add_argument("--code")
+        cmd.add_argument("--evse-id", type=int)
+        _set_option(cmd)
+    delete = sub.add_parser("delete", parents=[db], help="delete a charger")
+    delete.add_argument("charger_id", metavar="CHARGER_ID")
+
+
+def _connectors_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], db: argparse.ArgumentParser
+) -> None:
+    connectors = commands.add_parser("connectors", parents=[db], help="a charger's connectors")
+    sub = connectors.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = sub.add_parser("show", parents=[db], help="one connector as JSON")
+    show.add_argument("connector_id", metavar="CONNECTOR_ID")
+    create = sub.add_parser("create", parents=[db], help="add a connector to a charger")
+    create.add_argument("charger_id", metavar="CHARGER_ID")
+    update = sub.add_parser("update", parents=[db], help="change a connector")
+    update.add_argument("connector_id", metavar="CONNECTOR_ID")
+    for cmd in (create, update):
+        cmd.add_argument("--name")
+        cmd.add_argument("--code")
+        cmd.add_argument("--ocpp-id", type=int)
+        _set_option(cmd)
+    delete = sub.add_parser("delete", parents=[db], help="delete a connector")
+    delete.add_argument("connector_id", metavar="CONNECTOR_ID")
+
+
+def _areas_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], db: argparse.ArgumentParser
+) -> None:
+    areas = commands.add_parser("areas", parents=[db], help="charging areas")
+    sub = areas.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub.add_parser("list", parents=[db], help="every area as JSON")
+    show = sub.add_parser("show", parents=[db], help="one area as JSON")
+    show.add_argument("area_id", metavar="AREA_ID")
+    create = sub.add_parser("create", parents=[db], help="create an area")
+    create.add_argument("--id", dest="area_id")
+    update = sub.add_parser("update", parents=[db], help="change an area")
+    update.add_argument("area_id", metavar="AREA_ID")
+    for cmd in (create, update):
+        cmd.add_argument("--name")
+        cmd.add_argument("--latitude", type=float)
+        cmd.add_argument("--longitude", type=float)
+        cmd.add_argument("--address")
+        _set_option(cmd)
+    delete = sub.add_parser("delete", parents=[db], help="delete an area without stations")
+    delete.add_argument("area_id", metavar="AREA_ID")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _read_input(name: str, stdin: TextIO) -> bytes:
+    if name == "-":
+        return stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise _UserError(f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def _body(args: argparse.Namespace, named: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The admin JSON body from named options and ``--set`` assignments."""
+    body: dict[str, Any] = {}
+    for attr, field in named:
+        value = getattr(args, attr, None)
+        if value is not None:
+            body[field] = value
+    for assignment in args.assignments:
+        path, sep, raw = assignment.partition("=")
+        if not sep or not path:
+            raise _UserError(f"--set {assignment!r}: write FIELD=VALUE")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        target = body
+        *parents, leaf = path.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+            if not isinstance(target, dict):
+                raise _UserError(f"--set {assignment!r}: {parent} is not an object")
+        target[leaf] = value
+    return body
+
+
+def _dump(obj: object, out: TextIO) -> None:
+    out.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def _issue_lines(issues: Sequence[Any], total: int) -> list[str]:
+    lines = [str(i) for i in issues[:MAX_SHOWN_ERRORS]]
+    lines.append(f"{total} error{'s' if total != 1 else ''} in total")
+    return lines
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+async def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from .bootstrap import open_repository, resolve_db_url
+    from .errors import (
+        ActivationMismatch,
+        ActivationThrottled,
+        AlreadyActivated,
+        Conflict,
+        ImportRejected,
+        InvalidInput,
+        NotFound,
+        StorageError,
+    )
+    from .service import StationService
+
+    url = resolve_db_url(getattr(args, "db", None), os.environ)
+    try:
+        repository = await open_repository(url)
+    except StorageError as exc:
+        raise _UserError(f"error: {exc}") from None
+    service = StationService(repository)
+    try:
+        return await _dispatch(args, service, out, err, stdin)
+    except ImportRejected as exc:
+        for warning in exc.warnings:
+            err.write(f"warning: {warning}\n")
+        raise _UserError(*_issue_lines(exc.issues, exc.error_count)) from None
+    except InvalidInput as exc:
+        raise _UserError(*(str(i) for i in exc.issues)) from None
+    except (
+        NotFound,
+        Conflict,
+        ActivationMismatch,
+        ActivationThrottled,
+        AlreadyActivated,
+        StorageError,
+    ) as exc:
+        raise _UserError(f"error: {exc}") from None
+    finally:
+        await repository.close()
+
+
+async def _dispatch(
+    args: argparse.Namespace, service: Any, out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
+    handlers: dict[str, Callable[..., Awaitable[int]]] = {
+        "import-stations": _import_stations,
+        "import-station": _import_station,
+        "activate": _activate,
+        "stations": _stations,
+        "chargers": _chargers,
+        "connectors": _connectors,
+        "areas": _areas,
+    }
+    return await handlers[args.command](args, service, out, err, stdin)
+
+
+async def _import_stations(
+    args: argparse.Namespace, service: Any, out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
+    report = await service.import_csv(_read_input(args.file, stdin))
+    for warning in report.warnings:
+        err.write(f"warning: {warning}\n")
+    count = len(report.imported)
+    out.write(f"imported {count} station{'s' if count != 1 else ''}\n")
+    return 0
+
+
+async def _import_station(
+    args: argparse.Namespace, service: Any, out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
+    report = await service.import_single_json(_read_input(args.file, stdin))
+    for warning in report.warnings:
+        err.write(f"warning: {warning}\n")
+    out.write(f"imported {report.imported[0]}\n")
+    return 0
+
+
+async def _activate(
+    args: argparse.Namespace, service: Any, out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
+    station = await service.activate(args.station_id, args.security_code)
+    out.write(f"activated {station.id}\n")
+    return 0
+
+
+def _query(args: argparse.Namespace) -> Any:
+    from .domain.values import ActivationState, ConnectorStatus, OperationalStatus
+    from .errors import InvalidInput, Issue
+    from .ports import SortKey, StationQuery
+
+    issues: list[Issue] = []
+
+    def parse(enum_cls: Any, text: str | None, option: str) -> Any:
+        if text is None:
+            return None
+        for member in enum_cls:
+            if member.value.lower() == text.lower():
+                return member
+        allowed = ", ".join(m.value for m in enum_cls)
+        issues.append(Issue(f"{option}: unknown value {text!r} (use one of {allowed})"))
+        return None
+
+    sort_text = args.sort
+    descending = sort_text.startswith("-")
+    sort = parse(SortKey, sort_text.removeprefix("-"), "--sort")
+    kwargs: dict[str, Any] = {
+        "search": args.search,
+        "status": parse(ConnectorStatus, args.status, "--status"),
+        "operational_status": parse(
+            OperationalStatus, args.operational_status, "--operational-status"
+        ),
+        "area_id": args.area,
+        "activation": parse(ActivationState, args.activation, "--activation"),
+        "connected": None if args.connected is None else args.connected == "true",
+        "sort": sort or SortKey.ID,
+        "descending": descending,
+    }
+    if args.page is not None:
+        kwargs["page"] = args.page
+    if args.page_size is not None:
+        kwargs["page_size"] = args.page_size
+    if issues:
+        raise InvalidInput(issues)
+    try:
+        return StationQuery(**kwargs)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        out.write("\n")
+
+
+async def _stations(
+    args: argparse.Namespace, service: Any, out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
+    if args.action == "list":
+        return await _stations_list(args, service, out)
+    if args.action == "show":
+        _dump(service.station_json(await service.get_station(args.station_id)), out)
+        return 0
+    if args.action == "delete":
+        await service.delete_station(args.station_id)
+        out.write(f"deleted station {args.station_id}\n")
+        return 0
+    named = [("name", "name"), ("code", "code"), ("protocol", "protocol"), ("area_id", "area_id")]
+    body = _body(args, named)
+    if args.action == "create":
+        station = await service.create_station({"id": args.station_id, **body})
+    else:
+        station = await service.update_station(args.station_id, body)
+    _dump(service.station_json(station), out)
+    return 0
+
+
+async def _stations_list(args: argparse.Namespace, service: Any, out: TextIO) -> int:
+    from .domain.status import station_operational_status, station_status
+
+    query = _query(args)
+    paged = args.page is not None or args.page_size is not None
+    if args.format == "csv" and not paged:
+        out.write(await service.export_csv(query))
+        return 0
+    if args.format == "json" and not paged:
+        items = [service.station_json(s) async for s in service.iter_stations(query)]
+        _dump({"items": items, "page": 1, "page_size": len(items), "total": len(items)}, out)
+        return 0
+    page = await service.list_stations(query)
+    if args.format == "json":
+        items = [service.station_json(s) for s in page.items]
+        _dump(
+            {"items": items, "page": page.page, "page_size": page.page_size, "total": page.total},
+            out,
+        )
+        return 0
+    if args.format == "csv":
+        from .service import stations_to_csv
+
+        out.write(stations_to_csv(page.items))
+        return 0
+    rows = [["ID", "NAME", "STATUS", "OPERATIONAL", "ACTIVATION", "CONNECTED", "AREA"]]
+    for station in page.items:
+        status = station_status(station)
+        rows.append(
+            [
+                station.id,
+                station.name,
+                status.value if status is not None else "-",
+                station_operational_status(station).value,
+                station.activation.state.value,
+                "yes" if station.connection.connected else "no",
+                station.area_id or "-",
+            ]
+        )
+    _table(rows, out)
+    pages = max(1, -(-page.total // page.page_size))
+    out.write(f"page {page.page} of {pages}, {page.total} station(s)\n")
+    return 0
+
+
+async def _chargers(
+    args: argparse.Namespace, service: Any, out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
+    from .admin_json import charger_to_json
+
+    if args.action == "list":
+        station = await service.get_station(args.station_id)
+        _dump([charger_to_json(station, c) for c in station.chargers], out)
+        return 0
+    if args.action == "show":
+        _dump(charger_to_json(*await service.get_charger(args.charger_id)), out)
+        return 0
+    if args.action == "delete":
+        await service.delete_charger(args.charger_id)
+        out.write(f"deleted charger {args.charger_id}\n")
+        return 0
+    body = _body(args, [("name", "name"), ("code", "code"), ("evse_id", "evse_id")])
+    if args.action == "create":
+        station, charger = await service.create_charger(args.station_id, body)
+    else:
+        station, charger = await service.update_charger(args.charger_id, body)
+    _dump(charger_to_json(station, charger), out)
+    return 0
+
+
+async def _connectors(
+    args: argparse.Namespace, service: Any, out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
+    from .admin_json import connector_to_json
+
+    if args.action == "show":
+        _dump(connector_to_json(*await service.get_connector(args.connector_id)), out)
+        return 0
+    if args.action == "delete":
+        await service.delete_connector(args.connector_id)
+        out.write(f"deleted connector {args.connector_id}\n")
+        return 0
+    body = _body(args, [("name", "name"), ("code", "code"), ("ocpp_id", "ocpp_id")])
+    if args.action == "create":
+        _, connector = await service.create_connector(args.charger_id, body)
+    else:
+        _, connector = await service.update_connector(args.connector_id, body)
+    _dump(connector_to_json(*await service.get_connector(connector.id)), out)
+    return 0
+
+
+async def _areas(
+    args: argparse.Namespace, service: Any, out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
+    from .admin_json import area_to_json
+
+    if args.action == "list":
+        _dump([area_to_json(a) for a in await service.list_areas()], out)
+        return 0
+    if args.action == "show":
+        _dump(area_to_json(await service.get_area(args.area_id)), out)
+        return 0
+    if args.action == "delete":
+        await service.delete_area(args.area_id)
+        out.write(f"deleted area {args.area_id}\n")
+        return 0
+    named = [
+        ("name", "name"),
+        ("latitude", "latitude"),
+        ("longitude", "longitude"),
+        ("address", "address"),
+    ]
+    body = _body(args, named)
+    if args.action == "create":
+        if args.area_id is not None:
+            body["id"] = args.area_id
+        area = await service.create_area(body)
+    else:
+        area = await service.update_area(args.area_id, body)
+    _dump(area_to_json(area), out)
+    return 0
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run the CLI; returns the exit status (the console script exits with it)."""
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    stdin = stdin if stdin is not None else sys.stdin
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(_run(args, out, err, stdin))
+    except _UserError as exc:
+        for line in exc.lines:
+            err.write(line + "\n")
+        return 1
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,626 @@
+"""The application service: the use cases operators and embedding services call.
+
+:class:`StationService` turns a request into domain calls inside one repository transaction,
+and publishes the resulting domain events once the transaction has committed. It owns the
+impure parts the domain leaves out: the clock, id generation and salts, all injected so tests
+and embedders can replace them. It knows no wire format beyond the admin JSON bodies it
+validates (shared by the CLI and the admin API).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+import attrs
+
+from . import admin_json
+from .domain.activation import SecurityCodeHasher, ThrottlePolicy, activate
+from .domain.credentials import hash_password
+from .domain.events import (
+    ActivationFailed,
+    AreaChanged,
+    AreaDeleted,
+    Event,
+    StationChanged,
+    StationDeleted,
+    StationImported,
+)
+from .domain.mapping import spec_for_connector
+from .domain.model import Area, Charger, Connector, ConnectorSpec, Station
+from .domain.status import station_operational_status, station_status
+from .domain.values import Protocol
+from .errors import (
+    ActivationMismatch,
+    Conflict,
+    EvchargeError,
+    ImportRejected,
+    InvalidInput,
+    Issue,
+    NotFound,
+)
+from .importing import (
+    ImportBatch,
+    StationImport,
+    check_existing,
+    parse_csv,
+    parse_single,
+    parse_single_json,
+    to_station,
+)
+from .ports import EventSink, Page, Repository, StationQuery
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "ImportReport",
+    "StationService",
+    "export_row",
+    "neutralize_formula",
+    "stations_to_csv",
+]
+
+T = TypeVar("T")
+
+MAX_SHOWN_ERRORS: Final = 100
+_PARALLEL_HASHING_FROM: Final = 64
+_CODE_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._\-]")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@attrs.frozen
+class ImportReport:
+    """A successful import: the station IDs stored (in file order) and the warnings."""
+
+    imported: tuple[str, ...]
+    replaced: tuple[str, ...]
+    warnings: tuple[Issue, ...]
+
+
+class _NullSink:
+    def publish(self, events: Sequence[Event]) -> None:
+        pass
+
+
+def neutralize_formula(value: str) -> str:
+    """Make a CSV cell safe to open in a spreadsheet: a cell that starts with ``=``, ``+``,
+    ``-``, ``@``, tab or carriage return is prefixed with ``'`` so it is shown as text, not
+    evaluated as a formula (OWASP's CSV injection advice)."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
+
+
+EXPORT_COLUMNS: Final = (
+    "id",
+    "name",
+    "code",
+    "status",
+    "operational_status",
+    "activation",
+    "activated_at",
+    "connected",
+    "last_seen",
+    "protocol",
+    "area_id",
+    "manufacturer",
+    "serial_number",
+    "reported_serial_number",
+    "firmware_version",
+    "chargers",
+    "connectors",
+)
+
+
+class StationService:
+    """Stations, chargers, connectors and areas: import, activation, CRUD, lists, export."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        events: EventSink | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        new_id: Callable[[], str] = _new_id,
+        random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+        hasher: SecurityCodeHasher | None = None,
+        throttle: ThrottlePolicy | None = None,
+        websocket_base_url: str = "ws://localhost:9000/ocpp/",
+    ) -> None:
+        self.repository = repository
+        self.events: EventSink = events if events is not None else _NullSink()
+        self.clock = clock
+        self.new_id = new_id
+        self.random_bytes = random_bytes
+        self.hasher = hasher if hasher is not None else SecurityCodeHasher()
+        self.throttle = throttle if throttle is not None else ThrottlePolicy()
+        self.websocket_base_url = websocket_base_url
+
+    # --- import ------------------------------------------------------------------------------
+
+    async def import_csv(self, data: bytes | str) -> ImportReport:
+        """Import a CSV file (SPEC §5). All or nothing: any error raises
+        :class:`~evcharge_core.errors.ImportRejected` and stores nothing."""
+        return await self._import(parse_csv(data))
+
+    async def import_single(self, body: object) -> ImportReport:
+        """Import one station from its decoded JSON object."""
+        return await self._import(parse_single(body))
+
+    async def import_single_json(self, data: bytes | str) -> ImportReport:
+        """Import one station from JSON text (syntax errors located by line and column)."""
+        return await self._import(parse_single_json(data))
+
+    async def _import(self, batch: ImportBatch) -> ImportReport:
+        if batch.errors:
+            raise ImportRejected(batch.errors, len(batch.errors), batch.warnings)
+        hashes = self._hash_codes(batch.stations)
+        ids = [imp.station_id for imp in batch.stations]
+        try:
+            async with self.repository.transaction() as tx:
+                existing = await tx.stations.get_many(ids)
+                problems = check_existing(batch.stations, existing)
+                if problems:
+                    raise ImportRejected(problems, len(problems), batch.warnings)
+                stations = [
+                    to_station(imp, security_code_hash=h, existing=existing.get(imp.station_id))
+                    for imp, h in zip(batch.stations, hashes, strict=True)
+                ]
+                await tx.stations.save_many(stations)
+        except Conflict as exc:
+            raise ImportRejected([Issue(str(exc))], 1, batch.warnings) from None
+        self.events.publish(
+            [StationImported(i, replaced=i in existing) for i in ids],
+        )
+        return ImportReport(
+            imported=tuple(ids),
+            replaced=tuple(i for i in ids if i in existing),
+            warnings=batch.warnings,
+        )
+
+    def _hash_codes(self, imports: Sequence[StationImport]) -> list[str]:
+        jobs = [(imp.security_code, self.random_bytes(16)) for imp in imports]
+        if len(jobs) < _PARALLEL_HASHING_FROM:
+            return [self.hasher.hash(code, salt) for code, salt in jobs]
+        # hashlib releases the GIL while it derives a key: two threads use both cores.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return list(pool.map(lambda job: self.hasher.hash(*job), jobs, chunksize=256))
+
+    # --- activation --------------------------------------------------------------------------
+
+    async def activate(self, station_id: str, security_code: str) -> Station:
+        """Activate an imported station with its security code (SPEC §5).
+
+        Raises :class:`~evcharge_core.errors.ActivationMismatch` (unknown ID or wrong code,
+        deliberately indistinguishable), :class:`~evcharge_core.errors.AlreadyActivated` or
+        :class:`~evcharge_core.errors.ActivationThrottled`. Failures are recorded even
+        though the error is raised.
+        """
+        issues = [
+            Issue("is required", field=name)
+            for name, value in (("station_id", station_id), ("security_code", security_code))
+            if not value.strip()
+        ]
+        if issues:
+            raise InvalidInput(issues)
+        station_id = station_id.strip()
+        now = self.clock()
+        failure: EvchargeError | None = None
+        events: list[Event] = []
+        async with self.repository.transaction() as tx:
+            attempts = await tx.activation_attempts.get(station_id)
+            station = await tx.stations.get(station_id)
+            try:
+                activated, event = activate(
+                    station,
+                    security_code,
+                    now,
+                    hasher=self.hasher,
+                    throttle=self.throttle,
+                    attempts=attempts,
+                )
+            except ActivationMismatch as exc:
+                state = self.throttle.record_failure(attempts, now)
+                await tx.activation_attempts.save(station_id, state)
+                events.append(ActivationFailed(station_id, now, state.failures))
+                failure = exc
+            else:
+                await tx.stations.save(activated)
+                await tx.activation_attempts.clear(station_id)
+                events.append(event)
+        self.events.publish(events)
+        if failure is not None:
+            raise failure
+        return activated
+
+    # --- stations ----------------------------------------------------------------------------
+
+    async def get_station(self, station_id: str) -> Station:
+        async with self.repository.transaction() as tx:
+            station = await tx.stations.get(station_id)
+        if station is None:
+            raise NotFound("station", station_id)
+        return station
+
+    async def list_stations(self, query: StationQuery) -> Page[Station]:
+        async with self.repository.transaction() as tx:
+            return await tx.stations.list(query)
+
+    async def iter_stations(self, query: StationQuery) -> AsyncIterator[Station]:
+        """Every station matching ``query``'s filters, page after page."""
+        page_number = 1
+        while True:
+            page = await self.list_stations(attrs.evolve(query, page=page_number, page_size=1000))
+            for station in page.items:
+                yield station
+            if page_number * page.page_size >= page.total or not page.items:
+                return
+            page_number += 1
+
+    async def create_station(self, body: Mapping[str, Any]) -> Station:
+        """Create a station from an admin JSON body (``id`` required). Stations an operator
+        creates are active; the security profile defaults to 1 with a password, else 0."""
+        values = admin_json.parse_body(body, admin_json.STATION_FIELDS, required=frozenset({"id"}))
+        station_id = values.pop("id")
+        password = values.pop("password", None)
+        values.setdefault("name", station_id)
+        values.setdefault("code", _code_from(station_id))
+        values.setdefault("security_profile", 1 if password else 0)
+        if password is not None:
+            values["password_hash"] = hash_password(password, self.random_bytes(16))
+        station = _build(Station, id=station_id, **values)
+        async with self.repository.transaction() as tx:
+            if await tx.stations.get(station_id) is not None:
+                raise Conflict(f"station {station_id} already exists")
+            await self._check_area(tx, station.area_id)
+            await tx.stations.save(station)
+        self.events.publish([StationChanged(station_id, created=True)])
+        return station
+
+    async def update_station(self, station_id: str, body: Mapping[str, Any]) -> Station:
+        """Change the fields given in ``body`` (PATCH semantics)."""
+        fields = {k: v for k, v in admin_json.STATION_FIELDS.items() if k != "id"}
+        values = admin_json.parse_body(body, fields)
+        async with self.repository.transaction() as tx:
+            station = await self._station(tx, station_id)
+            if "password" in values:
+                password = values.pop("password")
+                values["password_hash"] = (
+                    hash_password(password, self.random_bytes(16)) if password else None
+                )
+            if "boot_configuration" in values:
+                given = set(body["boot_configuration"])
+                values["boot_configuration"] = attrs.evolve(
+                    station.boot_configuration,
+                    **{k: getattr(values["boot_configuration"], k) for k in given},
+                )
+            if "area_id" in values:
+                await self._check_area(tx, values["area_id"])
+            updated = _evolve(station, **values)
+            await tx.stations.save(updated)
+        self.events.publish([StationChanged(station_id)])
+        return updated
+
+    async def delete_station(self, station_id: str) -> None:
+        async with self.repository.transaction() as tx:
+            if not await tx.stations.delete(station_id):
+                raise NotFound("station", station_id)
+        self.events.publish([StationDeleted(station_id)])
+
+    # --- chargers ----------------------------------------------------------------------------
+
+    async def get_charger(self, charger_id: str) -> tuple[Station, Charger]:
+        async with self.repository.transaction() as tx:
+            station = await tx.stations.get_by_charger_id(charger_id)
+        return _charger_of(station, charger_id)
+
+    async def create_charger(
+        self, station_id: str, body: Mapping[str, Any]
+    ) -> tuple[Station, Charger]:
+        """Add a charger; ``evse_id`` defaults to the next free one and ``code`` to
+        ``{station code}-{evse_id}`` (made unique across all chargers)."""
+        values = admin_json.parse_body(body, admin_json.CHARGER_FIELDS)
+        async with self.repository.transaction() as tx:
+            station = await self._station(tx, station_id)
+            evse_id = values.pop("evse_id", None)
+            if evse_id is None:
+                evse_id = max((c.evse_id for c in station.chargers), default=0) + 1
+            if "code" not in values:
+                values["code"] = await self._free_charger_code(tx, f"{station.code}-{evse_id}")
+            values.setdefault(
+                "name", station.name if not station.chargers else f"{station.name} {evse_id}"
+            )
+            charger = _build(Charger, id=self.new_id(), evse_id=evse_id, **values)
+            updated = _evolve(station, chargers=(*station.chargers, charger))
+            await tx.stations.save(updated)
+        self.events.publish([StationChanged(station_id)])
+        return updated, charger
+
+    async def update_charger(
+        self, charger_id: str, body: Mapping[str, Any]
+    ) -> tuple[Station, Charger]:
+        values = admin_json.parse_body(body, admin_json.CHARGER_FIELDS)
+        async with self.repository.transaction() as tx:
+            station, charger = _charger_of(
+                await tx.stations.get_by_charger_id(charger_id), charger_id
+            )
+            changed = _evolve(charger, **values)
+            updated = _replace_charger(station, changed)
+            await tx.stations.save(updated)
+        self.events.publish([StationChanged(station.id)])
+        return updated, changed
+
+    async def delete_charger(self, charger_id: str) -> Station:
+        async with self.repository.transaction() as tx:
+            station, _ = _charger_of(await tx.stations.get_by_charger_id(charger_id), charger_id)
+            chargers = tuple(c for c in station.chargers if c.id != charger_id)
+            updated = attrs.evolve(station, chargers=chargers)
+            await tx.stations.save(updated)
+        self.events.publish([StationChanged(station.id)])
+        return updated
+
+    # --- connectors --------------------------------------------------------------------------
+
+    async def get_connector(self, connector_id: str) -> tuple[Station, Charger, Connector]:
+        async with self.repository.transaction() as tx:
+            station = await tx.stations.get_by_connector_id(connector_id)
+        return _connector_of(station, connector_id)
+
+    async def create_connector(
+        self, charger_id: str, body: Mapping[str, Any]
+    ) -> tuple[Station, Connector]:
+        """Add a connector. ``ocpp_id`` defaults to the next free one (station-wide for OCPP
+        1.6, within the charger for 2.0.1); the electrical fields not given come from the
+        station's connector specification mapped by that ID (SPEC §5)."""
+        values = admin_json.parse_body(body, admin_json.CONNECTOR_FIELDS)
+        async with self.repository.transaction() as tx:
+            station, charger = _charger_of(
+                await tx.stations.get_by_charger_id(charger_id), charger_id
+            )
+            ocpp_id = values.pop("ocpp_id", None)
+            if ocpp_id is None:
+                ocpp_id = _next_ocpp_id(station, charger)
+            spec = _mapped_spec(station, charger, ocpp_id)
+            if spec is not None:
+                for name in ("standard", "format", "power_type", "voltage", "amperage"):
+                    values.setdefault(name, getattr(spec, name))
+            missing = [
+                Issue("is required (the station has no connector specification)", field=n)
+                for n in ("standard", "format", "power_type", "voltage", "amperage")
+                if n not in values
+            ]
+            if missing:
+                raise InvalidInput(missing)
+            values.setdefault("code", str(ocpp_id))
+            values.setdefault("name", f"Connector {ocpp_id}")
+            connector = _build(Connector, id=self.new_id(), ocpp_id=ocpp_id, **values)
+            changed = attrs.evolve(charger, connectors=(*charger.connectors, connector))
+            updated = _build(_replace_charger, station, changed)
+            await tx.stations.save(updated)
+        self.events.publish([StationChanged(station.id)])
+        return updated, connector
+
+    async def update_connector(
+        self, connector_id: str, body: Mapping[str, Any]
+    ) -> tuple[Station, Connector]:
+        values = admin_json.parse_body(body, admin_json.CONNECTOR_FIELDS)
+        async with self.repository.transaction() as tx:
+            station, charger, connector = _connector_of(
+                await tx.stations.get_by_connector_id(connector_id), connector_id
+            )
+            changed = _evolve(connector, **values)
+            connectors = tuple(changed if c.id == connector_id else c for c in charger.connectors)
+            updated = _build(
+                _replace_charger, station, attrs.evolve(charger, connectors=connectors)
+            )
+            await tx.stations.save(updated)
+        self.events.publish([StationChanged(station.id)])
+        return updated, changed
+
+    async def delete_connector(self, connector_id: str) -> Station:
+        async with self.repository.transaction() as tx:
+            station, charger, _ = _connector_of(
+                await tx.stations.get_by_connector_id(connector_id), connector_id
+            )
+            connectors = tuple(c for c in charger.connectors if c.id != connector_id)
+            updated = _replace_charger(station, attrs.evolve(charger, connectors=connectors))
+            await tx.stations.save(updated)
+        self.events.publish([StationChanged(station.id)])
+        return updated
+
+    # --- areas -------------------------------------------------------------------------------
+
+    async def list_areas(self) -> list[Area]:
+        async with self.repository.transaction() as tx:
+            return await tx.areas.list()
+
+    async def get_area(self, area_id: str) -> Area:
+        async with self.repository.transaction() as tx:
+            area = await tx.areas.get(area_id)
+        if area is None:
+            raise NotFound("area", area_id)
+        return area
+
+    async def create_area(self, body: Mapping[str, Any]) -> Area:
+        values = admin_json.parse_body(
+            body, admin_json.AREA_FIELDS, required=frozenset({"name", "latitude", "longitude"})
+        )
+        values.setdefault("id", self.new_id())
+        area = _build(Area, **values)
+        async with self.repository.transaction() as tx:
+            if await tx.areas.get(area.id) is not None:
+                raise Conflict(f"area {area.id} already exists")
+            await tx.areas.save(area)
+        self.events.publish([AreaChanged(area.id, created=True)])
+        return area
+
+    async def update_area(self, area_id: str, body: Mapping[str, Any]) -> Area:
+        fields = {k: v for k, v in admin_json.AREA_FIELDS.items() if k != "id"}
+        values = admin_json.parse_body(body, fields)
+        async with self.repository.transaction() as tx:
+            area = await tx.areas.get(area_id)
+            if area is None:
+                raise NotFound("area", area_id)
+            updated = _evolve(area, **values)
+            await tx.areas.save(updated)
+        self.events.publish([AreaChanged(area_id)])
+        return updated
+
+    async def delete_area(self, area_id: str) -> None:
+        """Delete an area that no station belongs to (move or delete those first)."""
+        async with self.repository.transaction() as tx:
+            users = await tx.stations.list(StationQuery(area_id=area_id, page_size=1))
+            if users.total:
+                raise Conflict(f"area {area_id} still has {users.total} station(s)")
+            if not await tx.areas.delete(area_id):
+                raise NotFound("area", area_id)
+        self.events.publish([AreaDeleted(area_id)])
+
+    # --- export ------------------------------------------------------------------------------
+
+    def station_json(self, station: Station) -> dict[str, Any]:
+        return admin_json.station_to_json(station, websocket_base_url=self.websocket_base_url)
+
+    async def export_json(self, query: StationQuery) -> str:
+        """Every station matching the filters as a JSON array of station objects."""
+        items = [self.station_json(s) async for s in self.iter_stations(query)]
+        return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+
+    async def export_csv(self, query: StationQuery) -> str:
+        """Every station matching the filters as CSV (``,``-separated, header first), safe to
+        open in a spreadsheet: see :func:`neutralize_formula`."""
+        return stations_to_csv([s async for s in self.iter_stations(query)])
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    async def _station(self, tx: Any, station_id: str) -> Station:
+        station: Station | None = await tx.stations.get(station_id)
+        if station is None:
+            raise NotFound("station", station_id)
+        return station
+
+    async def _check_area(self, tx: Any, area_id: str | None) -> None:
+        if area_id is not None and await tx.areas.get(area_id) is None:
+            raise InvalidInput([Issue(f"no area {area_id!r}", field="area_id")])
+
+    async def _free_charger_code(self, tx: Any, wanted: str) -> str:
+        base = _code_from(wanted)[:60]
+        candidate, n = base, 1
+        while await tx.stations.get_by_charger_code(candidate) is not None:
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+
+def stations_to_csv(stations: Iterable[Station]) -> str:
+    """Stations as CSV: a header of :data:`EXPORT_COLUMNS`, then one row each, every text
+    cell passed through :func:`neutralize_formula`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for station in stations:
+        writer.writerow([_cell(v) for v in export_row(station)])
+    return out.getvalue()
+
+
+def export_row(station: Station) -> list[object]:
+    """One station as the values of :data:`EXPORT_COLUMNS`."""
+    status = station_status(station)
+    return [
+        station.id,
+        station.name,
+        station.code,
+        status.value if status is not None else "",
+        station_operational_status(station).value,
+        station.activation.state.value,
+        station.activation.activated_at,
+        station.connection.connected,
+        station.connection.last_seen,
+        station.protocol.value if station.protocol is not None else "",
+        station.area_id,
+        station.manufacturer,
+        station.serial_number,
+        station.reported.serial_number,
+        station.reported.firmware_version,
+        len(station.chargers),
+        sum(len(c.connectors) for c in station.chargers),
+    ]
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return neutralize_formula(value)
+    return value
+
+
+def _code_from(text: str) -> str:
+    return _CODE_UNSAFE.sub("_", text)[:64]
+
+
+def _build(factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a model constructor, turning its validation errors into InvalidInput."""
+    try:
+        return factory(*args, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _evolve(instance: T, **changes: Any) -> T:
+    """:func:`attrs.evolve`, turning the model's validation errors into InvalidInput."""
+    try:
+        return attrs.evolve(instance, **changes)  # type: ignore[misc]  # attrs classes only
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _replace_charger(station: Station, charger: Charger) -> Station:
+    chargers = tuple(charger if c.id == charger.id else c for c in station.chargers)
+    return attrs.evolve(station, chargers=chargers)
+
+
+def _charger_of(station: Station | None, charger_id: str) -> tuple[Station, Charger]:
+    charger = station.charger_by_id(charger_id) if station is not None else None
+    if station is None or charger is None:
+        raise NotFound("charger", charger_id)
+    return station, charger
+
+
+def _connector_of(station: Station | None, connector_id: str) -> tuple[Station, Charger, Connector]:
+    if station is not None:
+        for charger, connector in station.iter_connectors():
+            if connector.id == connector_id:
+                return station, charger, connector
+    raise NotFound("connector", connector_id)
+
+
+def _next_ocpp_id(station: Station, charger: Charger) -> int:
+    if station.protocol is Protocol.OCPP201:
+        return max((c.ocpp_id for c in charger.connectors), default=0) + 1
+    return max((c.ocpp_id for _, c in station.iter_connectors()), default=0) + 1
+
+
+def _mapped_spec(station: Station, charger: Charger, ocpp_id: int) -> ConnectorSpec | None:
+    if not station.connector_specifications:
+        return None
+    key = charger.evse_id if station.protocol is Protocol.OCPP201 else ocpp_id
+    return spec_for_connector(station.connector_specifications, key)

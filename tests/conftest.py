@@ -1,0 +1,42 @@
+"""Shared fixtures: a repository of each kind, and a fixed clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from evcharge_core.ports import Repository
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repository]:
+    from evcharge_core.bootstrap import open_repository
+
+    url = "memory://" if request.param == "memory" else str(tmp_path / "test.db")
+    repo = asyncio.run(open_repository(url))
+    yield repo
+    asyncio.run(repo.close())
