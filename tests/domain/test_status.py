@@ -182,9 +182,9 @@ SPEC_ROWS = {
 
 def test_transitions_are_the_ocpp16_table() -> None:
     assert set(TRANSITIONS) == set(REPORTABLE_STATUSES) == set(S) - {S.CLOSED}
-    assert {
-        prev.value: {s.value for s in targets} for prev, targets in TRANSITIONS.items()
-    } == {prev: set(row.split()) for prev, row in SPEC_ROWS.items()}
+    assert {prev.value: {s.value for s in targets} for prev, targets in TRANSITIONS.items()} == {
+        prev: set(row.split()) for prev, row in SPEC_ROWS.items()
+    }
     for prev, targets in TRANSITIONS.items():
         assert prev not in targets
         assert S.CLOSED not in targets
@@ -245,7 +245,9 @@ def test_every_station_transition(previous: ConnectorStatus | None, new: Connect
     assert after.chargers == before.chargers
     off_table = previous is not None and previous is not new and new not in TRANSITIONS[previous]
     assert bool(of_type(events, StatusAnomaly)) is off_table
-    expected_change = [] if previous is new else [ConnectorStatusChanged("CP-1", 0, previous, new, at(1))]
+    expected_change = (
+        [] if previous is new else [ConnectorStatusChanged("CP-1", 0, previous, new, at(1))]
+    )
     assert of_type(events, ConnectorStatusChanged) == expected_change
 
 
@@ -256,7 +258,7 @@ def test_report_validation() -> None:
     with pytest.raises(ValueError, match="cannot report"):
         report(1, S.CLOSED)
     with pytest.raises(ValueError, match="timezone-aware"):
-        StatusReport(1, S.AVAILABLE, datetime(2026, 1, 1))  # noqa: DTZ001
+        StatusReport(1, S.AVAILABLE, datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="0 or more"):
         report(-1, S.AVAILABLE)
     with pytest.raises(TypeError, match="whole number"):
@@ -336,9 +338,7 @@ def normalised(s: Station) -> Station:
             attrs.evolve(
                 ch,
                 id=f"evse-{ch.evse_id}",
-                connectors=[
-                    attrs.evolve(c, id=f"{ch.evse_id}/{c.ocpp_id}") for c in ch.connectors
-                ],
+                connectors=[attrs.evolve(c, id=f"{ch.evse_id}/{c.ocpp_id}") for c in ch.connectors],
             )
             for ch in s.chargers
         ],
@@ -364,7 +364,11 @@ def reports_for(draw: st.DrawFn, s: Station, max_size: int = 12) -> list[StatusR
         address = st.tuples(st.none(), numbers)
     one = st.builds(
         lambda addr, status, ts, code, info: StatusReport(
-            ocpp_id=addr[1], status=status, timestamp=ts, evse_id=addr[0], error_code=code,
+            ocpp_id=addr[1],
+            status=status,
+            timestamp=ts,
+            evse_id=addr[0],
+            error_code=code,
             info=info,
         ),
         address,
@@ -529,7 +533,7 @@ def test_closed_wins() -> None:
         charger(3, connector(3, S.CHARGING), closed=True),
     )
     ch1, ch3 = s.chargers
-    c1, c2 = ch1.connectors
+    c1, _ = ch1.connectors
     assert connector_effective_status(s, ch1, c1) is S.CLOSED
     assert connector_operational_status(s, ch1, c1) is OP.CLOSED
     assert connector_effective_status(s, ch3, ch3.connectors[0]) is S.CLOSED
@@ -626,12 +630,12 @@ def test_ocpp16_first_connector_creates_charger_and_connector_with_default_spec(
     assert c.spec == DEFAULT_SPEC
     assert c.max_power_w == 11_040
     assert c.wattage_limit is None
-    assert events == [ConnectorStatusChanged("AB*C=1@x", 3, None, S.PREPARING, at(1), "new-1", "new-2")]
+    assert events == [
+        ConnectorStatusChanged("AB*C=1@x", 3, None, S.PREPARING, at(1), "new-1", "new-2")
+    ]
 
 
-@pytest.mark.parametrize(
-    ("ocpp_id", "spec"), [(1, AC), (2, DC), (3, AC), (7, AC)]
-)
+@pytest.mark.parametrize(("ocpp_id", "spec"), [(1, AC), (2, DC), (3, AC), (7, AC)])
 def test_ocpp16_connectors_get_the_spec_mapped_by_connector_id(
     ocpp_id: int, spec: ConnectorSpec
 ) -> None:
@@ -639,7 +643,22 @@ def test_ocpp16_connectors_get_the_spec_mapped_by_connector_id(
     after, _ = apply_status_report(s, report(ocpp_id, S.AVAILABLE), new_id=ids())
     ch, c = only_connector(after)
     assert c.spec == spec
-    assert ch.current_type is (CurrentType.DC if spec is DC else CurrentType.AC)
+    # One charger holds every connector of a 1.6 station: DC if any specification is.
+    assert ch.current_type is CurrentType.DC
+
+
+@pytest.mark.parametrize(
+    ("specs", "current_type"),
+    [
+        ([AC], CurrentType.AC),
+        ([AC, AC], CurrentType.AC),
+        ([], CurrentType.AC),
+        ([DC], CurrentType.DC),
+    ],
+)
+def test_ocpp16_charger_current_type(specs: list[ConnectorSpec], current_type: CurrentType) -> None:
+    after, _ = apply_status_report(station(specs=specs), report(2, S.AVAILABLE), new_id=ids())
+    assert after.chargers[0].current_type is current_type
 
 
 def test_ocpp16_new_connector_goes_into_the_first_charger_in_order() -> None:
@@ -652,12 +671,22 @@ def test_ocpp16_new_connector_goes_into_the_first_charger_in_order() -> None:
 
 
 def test_ocpp201_connector_creates_its_evse() -> None:
-    s = station(charger(1, connector(1)), charger(3, connector(1)), protocol=Protocol.OCPP201, specs=[AC, DC, AC])
+    s = station(
+        charger(1, connector(1)),
+        charger(3, connector(1)),
+        protocol=Protocol.OCPP201,
+        specs=[AC, DC, AC],
+    )
     new_id = ids()
     after, events = apply_status_report(s, report(2, S.AVAILABLE, evse_id=2), new_id=new_id)
     assert [ch.evse_id for ch in after.chargers] == [1, 2, 3]
     ch = after.chargers[1]
-    assert (ch.id, ch.code, ch.name, ch.current_type) == ("new-1", "CP-1-2", "Depot 2", CurrentType.DC)
+    assert (ch.id, ch.code, ch.name, ch.current_type) == (
+        "new-1",
+        "CP-1-2",
+        "Depot 2",
+        CurrentType.DC,
+    )
     [c] = ch.connectors
     assert (c.id, c.ocpp_id, c.code, c.name, c.spec) == ("new-2", 2, "2", "Connector 2", DC)
     assert events == [
@@ -683,9 +712,7 @@ def test_ocpp201_evse_beyond_the_specs_gets_the_first() -> None:
 def test_generated_charger_code_is_a_valid_code() -> None:
     long_id = "@" * 48
     s = Station(id=long_id, name="Long", code="long", protocol=Protocol.OCPP201)
-    after, _ = apply_status_report(
-        s, report(1, S.AVAILABLE, evse_id=2**31 - 1), new_id=ids()
-    )
+    after, _ = apply_status_report(s, report(1, S.AVAILABLE, evse_id=2**31 - 1), new_id=ids())
     code = after.chargers[0].code
     assert parse_code(code) == code
     assert len(code) <= 64
@@ -710,7 +737,7 @@ def test_ocpp201_report_to_ocpp16_station_is_refused(protocol: Protocol | None) 
 
 def test_ocpp16_report_to_ocpp201_station_is_refused() -> None:
     s = station(protocol=Protocol.OCPP201)
-    with pytest.raises(ValueError, match="ocpp2.0.1"):
+    with pytest.raises(ValueError, match=r"ocpp2\.0\.1"):
         apply_status_report(s, report(1, S.AVAILABLE), new_id=no_ids)
     # Connector 0 is the station, whatever its protocol.
     after, _ = apply_status_report(s, report(0, S.UNAVAILABLE), new_id=no_ids)
@@ -733,11 +760,12 @@ class StatusMachine(RuleBasedStateMachine):
         return self.station.iter_connectors()
 
     def effective(self) -> dict[int, ConnectorStatus | None]:
-        result = {c.ocpp_id: connector_effective_status(self.station, ch, c) for ch, c in self.pairs()}
-        if self.station.station_status is not None or self.station.closed:
-            result[0] = (
-                S.CLOSED if self.station.closed else self.station.station_status.status  # type: ignore[union-attr]
-            )
+        s = self.station
+        result = {c.ocpp_id: connector_effective_status(s, ch, c) for ch, c in self.pairs()}
+        if s.closed:
+            result[0] = S.CLOSED
+        elif s.station_status is not None:
+            result[0] = s.station_status.status
         return result
 
     def stored(self, ocpp_id: int) -> StatusRecord | None:
@@ -860,9 +888,7 @@ class StatusMachine(RuleBasedStateMachine):
         assert station_operational_status(s) is expected
         assert operational_status_of(station_status(s)) is expected
         for ch in s.chargers:
-            assert operational_status_of(charger_status(s, ch)) is charger_operational_status(
-                s, ch
-            )
+            assert operational_status_of(charger_status(s, ch)) is charger_operational_status(s, ch)
         # The station is as usable as its most usable charger.
         ranks = {status: rank for rank, status in enumerate(USABILITY_ORDER)}
         if not s.closed and all(c.status is not None for _, c in self.pairs()) and s.chargers:
@@ -903,7 +929,7 @@ def test_docs_table_is_the_transitions_table() -> None:
             new = S(columns[column_index])
             label = f"{'ABCDEFGHI'[row_index]}{column_index + 1}"
             if new is previous:
-                assert cell == "–", (name, columns[column_index])
+                assert cell == "\N{EN DASH}", (name, columns[column_index])
             elif new in TRANSITIONS[previous]:
                 assert cell == label, (name, columns[column_index])
             else:

@@ -383,7 +383,9 @@ def apply_status_report(
       OCPP 2.0.1 one into the charger with the report's ``evse_id``. A missing charger is
       created (``evse_id`` 1 for OCPP 1.6), named after the station (plus its EVSE ID for
       2.0.1), coded ``{station id}-{evse_id}`` with characters a code cannot hold replaced by
-      ``_``, AC or DC after the specification's power type. ``new_id`` gives the id of the
+      ``_``. It is DC if its specification's power type is DC; for OCPP 1.6, where one
+      charger holds every connector whatever order they report in, if any of the station's
+      specifications is (a DC station's AC socket is the extra). ``new_id`` gives the id of the
       new charger first, then of the new connector. New chargers and connectors are inserted
       in ``evse_id`` / ``ocpp_id`` order, so the result does not depend on report order.
 
@@ -517,10 +519,12 @@ def _create_connector(
         spec = spec_for_connector(specs, report.ocpp_id)
         evse_id = min((c.evse_id for c in station.chargers), default=1)
         name = station.name
+        dc = any(s.power_type is PowerType.DC for s in specs)
     else:
         spec = spec_for_connector(specs, report.evse_id)
         evse_id = report.evse_id
         name = f"{station.name} {evse_id}"
+        dc = spec.power_type is PowerType.DC
     chargers = list(station.chargers)
     index = next((i for i, c in enumerate(chargers) if c.evse_id == evse_id), None)
     if index is None:
@@ -529,7 +533,7 @@ def _create_connector(
             evse_id=evse_id,
             code=_charger_code(station.id, evse_id),
             name=name,
-            current_type=CurrentType.DC if spec.power_type is PowerType.DC else CurrentType.AC,
+            current_type=CurrentType.DC if dc else CurrentType.AC,
         )
         index = _insertion_index([c.evse_id for c in chargers], evse_id)
         chargers.insert(index, charger)
