@@ -119,7 +119,10 @@ def test_threshold_edges() -> None:
     assert line_to_line_warning(PowerType.DC, 800) is None
 
 
-@pytest.mark.parametrize(("line_to_line", "phase"), [(480, 277), (415, 240), (380, 220), (690, 400), (346, 200), (500, 289)])
+@pytest.mark.parametrize(
+    ("line_to_line", "phase"),
+    [(480, 277), (415, 240), (380, 220), (690, 400), (346, 200), (500, 289)],
+)
 def test_names_the_phase_voltage(line_to_line: int, phase: int) -> None:
     warning = line_to_line_warning(PowerType.AC_3_PHASE, line_to_line)
     assert warning is not None
