@@ -69,6 +69,13 @@ __all__ = [
 ]
 
 
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    text = value.astimezone(ZoneInfo("UTC")).isoformat()
+    return text.replace("+00:00", "Z")
+
+
 def make_converter() -> cattrs.Converter:
     """The admin JSON converter for the model's small value objects (datetimes as ISO 8601
     UTC strings, enums as their values, frozensets as sorted lists)."""
@@ -79,13 +86,6 @@ def make_converter() -> cattrs.Converter:
 
 
 _CONVERTER = make_converter()
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    text = value.astimezone(ZoneInfo("UTC")).isoformat()
-    return text.replace("+00:00", "Z")
 
 
 # --- output ----------------------------------------------------------------------------------

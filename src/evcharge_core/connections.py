@@ -157,16 +157,23 @@ class ConnectionService:
         """
         query = StationQuery(page=1, page_size=_RESET_PAGE_SIZE, connected=True)
         count = 0
+        remaining: int | None = None
         while True:
             async with self.repository.transaction() as tx:
                 page = await tx.stations.list(query)
+                if remaining is not None and page.total >= remaining:
+                    # No progress: an adapter whose filter disagrees with its saves. Stop
+                    # rather than loop for ever.
+                    logger.warning("reset of stale connections made no progress; stopping")
+                    break
+                remaining = page.total
                 stale = [
                     attrs.evolve(s, connection=_closed(s.connection, None)) for s in page.items
                 ]
                 if stale:
                     await tx.stations.save_many(stale)
             count += len(stale)
-            if len(stale) < _RESET_PAGE_SIZE or len(stale) >= page.total:
+            if len(stale) >= page.total:
                 break
         if count:
             logger.info("marked %d stations disconnected that were stored as connected", count)

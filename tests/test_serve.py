@@ -1,0 +1,190 @@
+"""``python -m evcharge_core.serve`` as a real process: start, serve a station, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from evcharge_core.bootstrap import open_repository
+from evcharge_core.domain.model import Connection, Station
+from evcharge_core.domain.values import Protocol
+from evcharge_core.serve import build_parser, run
+
+ENDPOINT = "OCPP websocket endpoint: "
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("EVCHARGE_DB", None)
+    return env
+
+
+async def _load(db: Path, station_id: str = "ST1") -> Station:
+    repository = await open_repository(str(db))
+    try:
+        async with repository.transaction() as tx:
+            station = await tx.stations.get(station_id)
+    finally:
+        await repository.close()
+    assert station is not None
+    return station
+
+
+async def _create_station(db: Path) -> None:
+    """ST1 on OCPP 1.6, stored as a crashed server leaves it: still marked connected.
+
+    Written through the repository rather than the ``evcharge`` CLI so that this test
+    depends on the server alone.
+    """
+    repository = await open_repository(str(db))
+    try:
+        async with repository.transaction() as tx:
+            stale = Connection(connected=True, connected_since=datetime(2026, 1, 1, tzinfo=UTC))
+            station = Station(
+                id="ST1", name="ST1", code="ST1", protocol=Protocol.OCPP16, connection=stale
+            )
+            await tx.stations.save(station)
+    finally:
+        await repository.close()
+
+
+async def _serve_and_stop(db: Path, signum: signal.Signals) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "evcharge_core.serve",
+        "--db",
+        str(db),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(),
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), timeout=20)).decode()
+        assert line.startswith(ENDPOINT), line
+        template = line.removeprefix(ENDPOINT).strip()
+        assert template.startswith("ws://127.0.0.1:")
+        assert template.endswith("/ocpp/{station_id}")
+        # The stale "connected" flag was reset before the server said it was ready.
+        assert not (await _load(db)).connection.connected
+
+        async with connect(template.format(station_id="ST1"), subprotocols=["ocpp1.6"]) as ws:
+            assert ws.subprotocol == "ocpp1.6"
+            await ws.send('[2,"1","Heartbeat",{}]')
+            answer = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+            assert answer[:3] == [4, "1", "NotImplemented"]
+            stored = await _load(db)
+            assert stored.connection.connected
+            assert stored.connection.subprotocol is Protocol.OCPP16
+
+            process.send_signal(signum)
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), timeout=10)
+            assert ws.close_code == 1001
+        status = await asyncio.wait_for(process.wait(), timeout=10)
+        stderr = (await process.stderr.read()).decode()
+        return status, stderr
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_runs_until_signalled_and_stores_disconnection(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    db = tmp_path / "x.db"
+    asyncio.run(_create_station(db))
+    status, stderr = asyncio.run(_serve_and_stop(db, signum))
+    assert status == 0, stderr
+    assert "Traceback" not in stderr
+    stored = asyncio.run(_load(db))
+    assert not stored.connection.connected
+    assert stored.connection.last_seen is not None
+
+
+def test_storage_error_at_start_is_one_line_and_exit_1() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "evcharge_core.serve", "--db", "postgresql://db/x", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=_env(),
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert "postgresql" in lines[0]
+
+
+def test_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "evcharge_core.serve", "--db", str(tmp_path / "x.db")),
+                *("--host", "127.0.0.1", "--port", str(port)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=_env(),
+            check=False,
+        )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1
+    assert str(port) in errors[0]
+
+
+def test_parser_defaults_and_database_from_the_environment() -> None:
+    args = build_parser().parse_args([])
+    assert (args.db, args.host, args.port, args.heartbeat_interval) == (None, "0.0.0.0", 9000, 300)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--port", "70000"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--heartbeat-interval", "0"])
+
+
+def test_run_in_process_until_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    async def test() -> int:
+        stop = asyncio.Event()
+        args = build_parser().parse_args(["--db", "memory://", "--host", "::1", "--port", "0"])
+        server = asyncio.create_task(run(args, stop))
+        output = ""
+        for _ in range(500):
+            output += capsys.readouterr().out
+            if output or server.done():
+                break
+            await asyncio.sleep(0.01)
+        assert output.startswith("OCPP websocket endpoint: ws://[::1]:")
+        stop.set()
+        return await asyncio.wait_for(server, timeout=10)
+
+    try:
+        assert asyncio.run(test()) == 0
+    except OSError as error:  # pragma: no cover - a host without IPv6
+        pytest.skip(f"no IPv6 loopback: {error}")
