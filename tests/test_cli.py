@@ -46,7 +46,7 @@ STATION_KEYS = {
 
 def evcharge(
     *args: str,
-    db: Path | None,
+    db: Path | str | None,
     cwd: Path | None = None,
     stdin: str | None = None,
     env: dict[str, str] | None = None,
@@ -219,7 +219,7 @@ def test_database_selection(tmp_path: Path) -> None:
         )
     )
     assert [s["id"] for s in json.loads(listed)["items"]] == ["B"]
-    memory = evcharge("stations", "list", "--format", "json", db=Path("memory://"))
+    memory = evcharge("stations", "list", "--format", "json", db="memory://")
     assert json.loads(ok(memory))["total"] == 0
 
 
@@ -232,7 +232,7 @@ def test_unusable_database_is_a_clear_error_and_unchanged(tmp_path: Path) -> Non
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
     assert garbage.read_bytes() == before
-    scheme = evcharge("stations", "list", db=Path("mysql://x"))
+    scheme = evcharge("stations", "list", db="mysql://x")
     assert scheme.returncode == 1
     assert "unsupported database URL" in scheme.stderr
 

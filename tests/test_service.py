@@ -115,10 +115,12 @@ def test_reimport_overrides_inactive_but_not_active_stations(service: StationSer
     assert station.manufacturer == "Zaptec"
     assert station.name == "Depot"  # operator-set fields survive an override
     run(service.activate("ST1010101", "K7P2-9QXM"))
+    both_changed = changed.replace("Alfen", "Easee")
     with pytest.raises(ImportRejected) as info:
-        run(service.import_csv(changed))
+        run(service.import_csv(both_changed))
     assert [(i.line, i.column) for i in info.value.issues] == [(2, "Station ID")]
-    assert run(service.get_station("ST1001011")).manufacturer == "Zaptec"  # nothing changed
+    # All or nothing: the inactive station in the same file was not overridden either.
+    assert run(service.get_station("ST1001011")).manufacturer == "Alfen"
 
 
 def test_single_import(service: StationService) -> None:

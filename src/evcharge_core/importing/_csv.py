@@ -48,9 +48,11 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-from typing import Final
-
-import attrs
+from collections.abc import Callable
+from functools import partial
+from itertools import count, islice
+from operator import itemgetter
+from typing import Final, TypeVar, cast
 
 from ..domain.activation import normalize_security_code
 from ..domain.model import Connectivity, ConnectorSpec
@@ -74,13 +76,14 @@ from ._records import (
     STANDARD_EXPECTED,
     VOLTAGE,
     Bad,
-    Cached,
     ImportBatch,
     StationImport,
     check_optional_text,
     check_serial_number,
     check_station_id,
     check_text,
+    decode_utf8,
+    guarded,
 )
 
 __all__ = ["CSV_COLUMNS", "CSV_SEPARATOR", "MAX_CSV_ROWS", "parse_csv"]
@@ -106,7 +109,6 @@ MAX_CSV_ROWS: Final = 5001
 """Rows in a file, header included."""
 
 _HEADER_TEXT: Final = CSV_SEPARATOR.join(CSV_COLUMNS)
-_BOM: Final = b"\xef\xbb\xbf"
 
 # Station-level columns, compared between the rows of one station, with how to name them.
 _STATION_COLUMNS: Final = (
@@ -118,10 +120,16 @@ _STATION_COLUMNS: Final = (
     "Serial number",
 )
 _SECRET: Final = frozenset({"Security code"})
+_NORMALIZE: Final = {"Security code": normalize_security_code}
+_SPEC_COLUMNS: Final = ("Connector type", "Format", "Power type", "Voltage", "Amperage")
+
+T = TypeVar("T")
 
 _CSV_ERRORS: Final = {
     "unexpected end of data": "a quoted value that starts on this line is never closed",
-    "field larger than field limit": "a value is too long",
+    "field larger than field limit": (
+        f"a value is longer than {csv.field_size_limit()} characters"
+    ),
     "expected after": (
         'a closing quote must be followed by ";" or the end of the line '
         '(write "" for a quote inside a quoted value)'
@@ -133,10 +141,10 @@ def parse_csv(data: bytes | str) -> ImportBatch:
     """Validate a CSV import file and return its stations, errors and warnings.
 
     ``data`` is the file's content: bytes (decoded as UTF-8 here) or already decoded text.
-    The module docstring lists the rules. Nothing is stored and nothing raises for bad
+    The rules are in ``docs/csv-format.md``. Nothing is stored and nothing raises for bad
     input: every problem is in the returned batch, located by line and column.
     """
-    decoded = _decode(data)
+    decoded = decode_utf8(data)
     if isinstance(decoded, Issue):
         return ImportBatch(errors=(decoded,))
     text = decoded.rstrip()  # blank trailing lines are ignored
@@ -148,18 +156,17 @@ def parse_csv(data: bytes | str) -> ImportBatch:
     records, read_error, too_many = _read_records(text)
     if too_many is not None:
         return ImportBatch(errors=(too_many,))
+    if not records:
+        assert read_error is not None
+        return ImportBatch(errors=(read_error,))
 
     header_issues, columns, width = _check_header(records[0][1])
     errors: list[Issue] = list(header_issues)
     stations: tuple[StationImport, ...] = ()
     warnings: list[Issue] = []
     if columns is not None:
-        checker = _RowChecker(columns, width)
-        for line, row in records[1:]:
-            checker.check(line, row)
-        errors.extend(checker.errors)
-        warnings = checker.warnings
-        stations = checker.stations()
+        stations, row_errors, warnings = _check_rows(records[1:], columns, width)
+        errors.extend(row_errors)
     if read_error is not None:
         errors.append(read_error)
     return ImportBatch(stations=stations, errors=tuple(errors), warnings=tuple(warnings))
@@ -168,46 +175,52 @@ def parse_csv(data: bytes | str) -> ImportBatch:
 # --- file ------------------------------------------------------------------------------------
 
 
-def _decode(data: bytes | str) -> str | Issue:
-    if isinstance(data, str):
-        return data[1:] if data.startswith("\ufeff") else data
-    skip = len(_BOM) if data.startswith(_BOM) else 0
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return Issue("the file is UTF-16; save it as UTF-8 (in spreadsheets: CSV UTF-8)")
-    try:
-        return data[skip:].decode("utf-8")
-    except UnicodeDecodeError as error:
-        offset = skip + error.start
-        line = data.count(b"\n", 0, offset) + 1
-        return Issue(
-            f"the file is not UTF-8: byte 0x{data[offset]:02X} at offset {offset} cannot be "
-            "decoded; save the file as UTF-8",
-            line=line,
-        )
+class _Dialect(csv.Dialect):
+    """``;``-separated, ``"``-quoted (``""`` inside quotes), and strict about bad quoting."""
+
+    delimiter = CSV_SEPARATOR
+    quotechar = '"'
+    doublequote = True
+    skipinitialspace = False
+    lineterminator = "\r\n"
+    quoting = csv.QUOTE_MINIMAL
+    strict = True
+
+
+def _too_many(line: int) -> Issue:
+    return Issue(
+        f"the file has more than {MAX_CSV_ROWS} rows (header included); "
+        f"split it into files of at most {MAX_CSV_ROWS - 1} station rows",
+        line=line,
+    )
 
 
 def _read_records(
     text: str,
 ) -> tuple[list[tuple[int, list[str]]], Issue | None, Issue | None]:
-    """Split ``text`` into (first line, cells) records; stop at the first unreadable record
-    (a located error) or past :data:`MAX_CSV_ROWS` (one error, and the records are dropped)."""
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=CSV_SEPARATOR, quotechar='"', strict=True
-    )
+    """Split ``text`` into (first line, cells) records: the records, an error for the first
+    unreadable record (reading stops there), and an error if there are more than
+    :data:`MAX_CSV_ROWS` (reading stops there too, and the records are dropped)."""
+    if '"' not in text:
+        # Without quotes no record spans lines, so record k is on line k: let the csv
+        # module do all the work.
+        try:
+            rows = list(
+                islice(csv.reader(io.StringIO(text, newline=""), _Dialect), MAX_CSV_ROWS + 1)
+            )
+        except csv.Error:
+            pass  # read again below, to locate the error
+        else:
+            if len(rows) > MAX_CSV_ROWS:
+                return [], None, _too_many(MAX_CSV_ROWS + 1)
+            return list(zip(count(1), rows)), None, None
+    reader = csv.reader(io.StringIO(text, newline=""), _Dialect)
     records: list[tuple[int, list[str]]] = []
     line = 1
     try:
         for row in reader:
             if len(records) == MAX_CSV_ROWS:
-                return (
-                    [],
-                    None,
-                    Issue(
-                        f"the file has more than {MAX_CSV_ROWS} rows (header included); "
-                        f"split it into files of at most {MAX_CSV_ROWS - 1} station rows",
-                        line=line,
-                    ),
-                )
+                return [], None, _too_many(line)
             records.append((line, row))
             line = reader.line_num + 1
     except csv.Error as error:
@@ -232,7 +245,7 @@ def _near(expected: str, candidates: dict[str, int]) -> str | None:
         if _fold(name) == folded:
             return name
     lowered = {name.lower(): name for name in candidates}
-    close = difflib.get_close_matches(expected.lower(), list(lowered), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(expected.lower(), list(lowered), n=1, cutoff=0.7)
     return lowered[close[0]] if close else None
 
 
@@ -304,16 +317,12 @@ def _check_header(row: list[str]) -> tuple[list[Issue], dict[str, int] | None, i
 
 # --- rows ------------------------------------------------------------------------------------
 
+# The station values of a valid row: security code, manufacturer, article number, Wi-Fi, GSM,
+# serial number.
+_StationValues = tuple[str, str, str | None, bool, bool, str | None]
 
-@attrs.define
-class _Group:
-    """The rows of one station seen so far."""
-
-    line: int
-    values: tuple[object, ...]
-    texts: tuple[str, ...]
-    specs: list[ConnectorSpec]
-    valid: bool = True
+# A problem found in the rows: (line, position in the row or -1, column, message).
+_Problem = tuple[int, int, str | None, str]
 
 
 def _shown(text: str) -> str:
@@ -327,196 +336,243 @@ _CONNECTIVITY: Final = {
     if wifi or gsm
 }
 
-# A problem found in a row: (position in the row, column name, message).
-_Found = list[tuple[int, str, str]]
 
+class _Rows:
+    """The data rows, read column by column.
 
-class _RowChecker:
-    """Checks data rows one by one, collecting errors, warnings and station groups."""
+    Each cell is stripped once, and each *distinct* text of a column is checked once: the
+    cell-by-cell work is done by ``map`` and dict lookups, and only a column that holds a bad
+    text is walked again to locate its rows.
+    """
 
-    def __init__(self, columns: dict[str, int], width: int) -> None:
-        self.width = width
-        self.positions = tuple(columns[column] for column in CSV_COLUMNS)
-        self.station_positions = tuple(columns[column] for column in _STATION_COLUMNS)
-        self.errors: list[Issue] = []
-        self.warnings: list[Issue] = []
-        self.groups: dict[str, _Group] = {}
-        self._boolean = Cached(parse_bool, missing=f"value is missing; {BOOL_EXPECTED}")
-        self._standard = Cached(
-            parse_connector_standard, missing=f"connector type is missing; {STANDARD_EXPECTED}"
-        )
-        self._format = Cached(
-            parse_connector_format, missing=f"format is missing; {FORMAT_EXPECTED}"
-        )
-        self._power_type = Cached(
-            parse_power_type, missing=f"power type is missing; {POWER_TYPE_EXPECTED}"
-        )
-        self._voltage = Cached(VOLTAGE.check_text)
-        self._amperage = Cached(AMPERAGE.check_text)
-        self._specs: dict[tuple[object, ...], ConnectorSpec] = {}
+    def __init__(
+        self, records: list[tuple[int, list[str]]], columns: dict[str, int], width: int
+    ) -> None:
+        self.columns = columns
+        self.problems: list[_Problem] = []
+        self.bad_rows: set[int] = set()
+        self.lines: list[int] = []
+        self.rows: list[list[str]] = []
+        self._texts: dict[str, list[str]] = {}
+        for line, row in records:
+            if len(row) != width:
+                if len(row) > width and not "".join(row[width:]).strip():
+                    row = row[:width]  # noqa: PLW2901 - trailing empty cells are dropped
+                elif not "".join(row).strip():
+                    continue  # a blank row
+                else:
+                    hint = " (they look comma-separated)" if len(row) == 1 and "," in row[0] else ""
+                    message = (
+                        f"the row has {len(row)} values; expected {width}, one per header "
+                        f'column, separated by ";"{hint}'
+                    )
+                    self.problems.append((line, -1, None, message))
+                    continue
+            self.lines.append(line)
+            self.rows.append(row)
+        if "" in self.texts("Station ID"):  # perhaps rows of separators only: skip them
+            kept = [
+                (line, row)
+                for line, row in zip(self.lines, self.rows, strict=True)
+                if "".join(row).strip()
+            ]
+            self.lines = [line for line, _ in kept]
+            self.rows = [row for _, row in kept]
+            self._texts.clear()
 
-    def stations(self) -> tuple[StationImport, ...]:
-        """The stations whose every row was valid, in order of their first rows."""
-        return tuple(
-            _station(sid, group)
-            for sid, group in self.groups.items()
-            if group.valid and group.specs
-        )
+    def texts(self, column: str) -> list[str]:
+        """The column's values without surrounding whitespace (computed once)."""
+        texts = self._texts.get(column)
+        if texts is None:
+            cells = map(itemgetter(self.columns[column]), self.rows)
+            texts = self._texts[column] = list(map(_NORMALIZE.get(column, str.strip), cells))
+        return texts
 
-    def check(self, line: int, row: list[str]) -> None:
-        """Check one data row."""
-        cells = self._cells(line, row)
-        if cells is None:
-            return
-        found: _Found = []
-        i_id = self.positions[0]
-        sid = check_station_id(cells[i_id])
-        if isinstance(sid, Bad):
-            found.append((i_id, "Station ID", sid.message))
-        texts, values = self._station_values(cells, found)
-        spec = self._spec(line, cells, found)
-        group = self._group(line, sid, texts, values, found) if isinstance(sid, str) else None
-        if found:
-            found.sort(key=lambda item: item[0])
-            self.errors.extend(
-                Issue(message, line=line, column=column) for _, column, message in found
-            )
-            if group is not None:
-                group.valid = False
-        elif group is not None and spec is not None:
-            group.specs.append(spec)
-
-    def _cells(self, line: int, row: list[str]) -> list[str] | None:
-        """The row's values without surrounding whitespace, or ``None`` for a blank row or
-        one with the wrong number of values (reported)."""
-        width = self.width
-        if len(row) != width:
-            if len(row) > width and not "".join(row[width:]).strip():
-                row = row[:width]  # trailing empty cells are dropped
-            elif not "".join(row).strip():
-                return None  # a blank row
-            else:
-                hint = " (they look comma-separated)" if len(row) == 1 and "," in row[0] else ""
-                message = (
-                    f"the row has {len(row)} values; expected {width}, one per header column, "
-                    f'separated by ";"{hint}'
-                )
-                self.errors.append(Issue(message, line=line))
-                return None
-        cells = [cell.strip() for cell in row]
-        if not any(cells):
-            return None  # a blank row made of separators only
-        return cells
-
-    def _station_values(
-        self, cells: list[str], found: _Found
-    ) -> tuple[tuple[str, ...], tuple[object, ...]]:
-        """The station-level texts and their parsed values (or :class:`Bad`)."""
-        p = self.station_positions
-        texts = (
-            normalize_security_code(cells[p[0]]),
-            cells[p[1]],
-            cells[p[2]],
-            cells[p[3]],
-            cells[p[4]],
-            cells[p[5]],
-        )
-        values: tuple[object, ...] = (
-            check_text(texts[0], "security code"),
-            check_text(texts[1], "manufacturer"),
-            check_optional_text(texts[2], "article number"),
-            self._boolean(texts[3]),
-            self._boolean(texts[4]),
-            check_serial_number(texts[5]),
-        )
-        for position, column, value in zip(p, _STATION_COLUMNS, values, strict=True):
-            if isinstance(value, Bad):
-                found.append((position, column, value.message))
-        return texts, values
-
-    def _spec(self, line: int, cells: list[str], found: _Found) -> ConnectorSpec | None:
-        """The row's connector specification, or ``None`` if a value is bad (reported); adds
-        the line-to-line warning."""
-        _, _, _, _, _, _, i_std, i_fmt, i_pt, i_volt, i_amp, _ = self.positions
-        std = self._standard(cells[i_std])
-        form = self._format(cells[i_fmt])
-        power = self._power_type(cells[i_pt])
-        volts = self._voltage(cells[i_volt])
-        amps = self._amperage(cells[i_amp])
-        checked = (
-            (i_std, "Connector type", std),
-            (i_fmt, "Format", form),
-            (i_pt, "Power type", power),
-            (i_volt, "Voltage", volts),
-            (i_amp, "Amperage", amps),
-        )
-        bad = [(i, column, v.message) for i, column, v in checked if isinstance(v, Bad)]
-        if isinstance(power, PowerType) and isinstance(volts, int):
-            warning = line_to_line_warning(power, volts)
-            if warning is not None:
-                self.warnings.append(Issue(warning, line=line, column="Voltage"))
+    def check(self, column: str, check: Callable[[str], T | Bad]) -> dict[str, T | Bad]:
+        """Check each distinct text of the column once, report every row that holds a bad
+        one, and return the table from text to value."""
+        texts = self.texts(column)
+        table = {text: check(text) for text in set(texts)}
+        bad = {text: value.message for text, value in table.items() if isinstance(value, Bad)}
         if bad:
-            found.extend(bad)
-            return None
-        assert isinstance(std, ConnectorStandard)
-        assert isinstance(form, ConnectorFormat)
-        assert isinstance(power, PowerType)
-        assert isinstance(volts, int)
-        assert isinstance(amps, int)
-        key = (std, form, power, volts, amps)
-        spec = self._specs.get(key)
-        if spec is None:
-            spec = self._specs[key] = ConnectorSpec(std, form, power, volts, amps)
-        return spec
+            for k, text in enumerate(texts):
+                message = bad.get(text)
+                if message is not None:
+                    self.report(k, column, message)
+        return table
 
-    def _group(
-        self,
-        line: int,
-        sid: str,
-        texts: tuple[str, ...],
-        values: tuple[object, ...],
-        found: _Found,
-    ) -> _Group:
-        """The station this row belongs to; a first row sets the station values, a later row
-        must repeat them."""
-        group = self.groups.get(sid)
-        if group is None:
-            group = self.groups[sid] = _Group(line, values, texts, [])
-            if values[3] is False and values[4] is False:
-                found.append((self.station_positions[3], "Wi-Fi supported", CONNECTIVITY_MESSAGE))
-            return group
-        if values == group.values:
-            return group
-        for k, column in enumerate(_STATION_COLUMNS):
-            mine, first = values[k], group.values[k]
-            if mine == first or isinstance(mine, Bad) or isinstance(first, Bad):
-                continue  # a bad value is reported as such, not compared
-            said = (
-                "differs"
-                if column in _SECRET
-                else f"{_shown(texts[k])} differs from {_shown(group.texts[k])}"
-            )
-            message = (
-                f"{said} on line {group.line}, the first row of station {sid}; "
-                "the rows of one station must agree on its station values"
-            )
-            found.append((self.station_positions[k], column, message))
-        return group
+    def values(self, column: str, table: dict[str, T | Bad]) -> list[T | Bad]:
+        """The column's values, row by row."""
+        return list(map(table.__getitem__, self.texts(column)))
+
+    def report(self, k: int, column: str, message: str) -> None:
+        """An error in row ``k`` (an index into :attr:`rows`), at ``column``."""
+        self.problems.append((self.lines[k], self.columns[column], column, message))
+        self.bad_rows.add(k)
+
+    def issues(self) -> list[Issue]:
+        """Every problem reported, in line order, then column order within a line."""
+        self.problems.sort(key=lambda problem: (problem[0], problem[1]))
+        return [
+            Issue(message, line=line, column=column) for line, _, column, message in self.problems
+        ]
 
 
-def _station(sid: str, group: _Group) -> StationImport:
-    code, manufacturer, article, wifi, gsm, serial = group.values
-    assert isinstance(code, str)
-    assert isinstance(manufacturer, str)
-    assert article is None or isinstance(article, str)
-    assert serial is None or isinstance(serial, str)
-    return StationImport(
-        station_id=sid,
-        security_code=code,
-        manufacturer=manufacturer,
-        article_number=article,
-        serial_number=serial,
-        connectivity=_CONNECTIVITY[(bool(wifi), bool(gsm))],
-        connector_specifications=tuple(group.specs),
-        line=group.line,
+def _check_rows(
+    records: list[tuple[int, list[str]]], columns: dict[str, int], width: int
+) -> tuple[tuple[StationImport, ...], list[Issue], list[Issue]]:
+    """Check the data rows: the valid stations, the errors and the warnings."""
+    rows = _Rows(records, columns, width)
+    sids = rows.values("Station ID", rows.check("Station ID", check_station_id))
+
+    boolean = guarded(parse_bool, f"value is missing; {BOOL_EXPECTED}")
+    station_checks: tuple[Callable[[str], object], ...] = (
+        partial(check_text, what="security code"),
+        partial(check_text, what="manufacturer"),
+        partial(check_optional_text, what="article number"),
+        boolean,
+        boolean,
+        check_serial_number,
     )
+    station_values = [
+        rows.values(column, rows.check(column, check))
+        for column, check in zip(_STATION_COLUMNS, station_checks, strict=True)
+    ]
+
+    # Connector specifications and warnings are looked up by their texts: str hashes are
+    # cached, enum hashes are Python calls.
+    standards = rows.check(
+        "Connector type",
+        guarded(parse_connector_standard, f"connector type is missing; {STANDARD_EXPECTED}"),
+    )
+    formats = rows.check(
+        "Format", guarded(parse_connector_format, f"format is missing; {FORMAT_EXPECTED}")
+    )
+    power_types = rows.check(
+        "Power type", guarded(parse_power_type, f"power type is missing; {POWER_TYPE_EXPECTED}")
+    )
+    volts = rows.check("Voltage", VOLTAGE.check_text)
+    amps = rows.check("Amperage", AMPERAGE.check_text)
+    texts = [rows.texts(column) for column in _SPEC_COLUMNS]
+    keys = list(zip(*texts, strict=True))
+    spec_table = {
+        key: _spec(
+            standards[key[0]], formats[key[1]], power_types[key[2]], volts[key[3]], amps[key[4]]
+        )
+        for key in set(keys)
+    }
+    specs = list(map(spec_table.__getitem__, keys))
+
+    warnings = _warnings(rows, power_types, volts)
+    by_row = list(zip(*station_values, strict=True))
+    stations = _stations(rows, sids, by_row, [rows.texts(c) for c in _STATION_COLUMNS], specs)
+    return stations, rows.issues(), warnings
+
+
+def _warnings(
+    rows: _Rows, power_types: dict[str, PowerType | Bad], volts: dict[str, int | Bad]
+) -> list[Issue]:
+    """The line-to-line voltage warnings, computed once per distinct power type and voltage."""
+    pairs = list(zip(rows.texts("Power type"), rows.texts("Voltage"), strict=True))
+    table: dict[tuple[str, str], str | None] = {}
+    for pair in set(pairs):
+        power_type, voltage = power_types[pair[0]], volts[pair[1]]
+        if isinstance(power_type, PowerType) and isinstance(voltage, int):
+            table[pair] = line_to_line_warning(power_type, voltage)
+    if not any(table.values()):
+        return []
+    return [
+        Issue(warning, line=line, column="Voltage")
+        for line, pair in zip(rows.lines, pairs, strict=True)
+        if (warning := table.get(pair))
+    ]
+
+
+def _spec(
+    standard: ConnectorStandard | Bad,
+    form: ConnectorFormat | Bad,
+    power_type: PowerType | Bad,
+    volts: int | Bad,
+    amps: int | Bad,
+) -> ConnectorSpec | None:
+    if (
+        isinstance(standard, Bad)
+        or isinstance(form, Bad)
+        or isinstance(power_type, Bad)
+        or isinstance(volts, Bad)
+        or isinstance(amps, Bad)
+    ):
+        return None
+    return ConnectorSpec(standard, form, power_type, volts, amps)
+
+
+def _stations(
+    rows: _Rows,
+    sids: list[str | Bad],
+    values: list[tuple[object, ...]],
+    texts: list[list[str]],
+    specs: list[ConnectorSpec | None],
+) -> tuple[StationImport, ...]:
+    """Group the rows by station ID; check that each station's rows agree; return the
+    stations whose rows are all valid, in order of their first rows."""
+    groups: dict[str, list[int]] = {}
+    for k, sid in enumerate(sids):
+        if isinstance(sid, str):
+            groups.setdefault(sid, []).append(k)
+    wifi_column, gsm_column = 3, 4
+    for sid, members in groups.items():
+        first = members[0]
+        station = values[first]
+        if station[wifi_column] is False and station[gsm_column] is False:
+            rows.report(first, "Wi-Fi supported", CONNECTIVITY_MESSAGE)
+        for k in members[1:]:
+            if values[k] != station:
+                _compare(rows, sid, first=first, k=k, values=values, texts=texts)
+    bad_rows, lines, stations = rows.bad_rows, rows.lines, []
+    valid_specs = cast(list[ConnectorSpec], specs)  # a valid row has a spec
+    for sid, members in groups.items():
+        if bad_rows and not bad_rows.isdisjoint(members):
+            continue
+        first = members[0]
+        code, manufacturer, article, wifi, gsm, serial = cast(_StationValues, values[first])
+        stations.append(
+            StationImport(
+                sid,
+                code,
+                manufacturer,
+                article,
+                serial,
+                _CONNECTIVITY[wifi, gsm],
+                tuple(map(valid_specs.__getitem__, members)),
+                lines[first],
+            )
+        )
+    return tuple(stations)
+
+
+def _compare(
+    rows: _Rows,
+    sid: str,
+    *,
+    first: int,
+    k: int,
+    values: list[tuple[object, ...]],
+    texts: list[list[str]],
+) -> None:
+    """An error for each station value of row ``k`` that differs from the station's first
+    row (a value that is itself bad is reported as such, not compared)."""
+    line = rows.lines[first]
+    for index, column in enumerate(_STATION_COLUMNS):
+        mine, theirs = values[k][index], values[first][index]
+        if mine == theirs or isinstance(mine, Bad) or isinstance(theirs, Bad):
+            continue
+        if column in _SECRET:  # not echoed: codes are shown to no one
+            said = f"differs from the value on line {line}"
+        else:
+            mine_text, first_text = _shown(texts[index][k]), _shown(texts[index][first])
+            said = f"{mine_text} differs from {first_text} on line {line}"
+        message = (
+            f"{said}, the first row of station {sid}; "
+            "the rows of one station must agree on its station values"
+        )
+        rows.report(k, column, message)

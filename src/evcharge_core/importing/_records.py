@@ -12,8 +12,8 @@ happy path of a 5000-row file raises no exception at all; the parsers of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Final, Generic, TypeVar
+from collections.abc import Callable
+from typing import Final, TypeVar
 
 import attrs
 
@@ -39,18 +39,6 @@ MAX_TEXT_LENGTH: Final = 255
 T = TypeVar("T")
 
 
-def _non_empty(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
-    if not value:
-        raise ValueError(f"{attr.name} must not be empty")
-
-
-def _specs(value: Iterable[ConnectorSpec]) -> tuple[ConnectorSpec, ...]:
-    specs = tuple(value)
-    if not specs:
-        raise ValueError("a station needs at least one connector specification")
-    return specs
-
-
 @attrs.frozen
 class StationImport:
     """One station to import, validated: what a CSV file's rows or a single import said.
@@ -59,15 +47,18 @@ class StationImport:
     stores only its hash. ``connector_specifications`` keeps the file's row order: OCPP
     connector ID 1 gets the first. ``line`` is the CSV line of the station's first row, or
     ``None`` for a single import.
+
+    Instances come from :func:`parse_csv` and :func:`parse_single`, which enforce the rules;
+    the class itself does not check them again (it is built 5000 times per large file).
     """
 
-    station_id: str = attrs.field(validator=_non_empty)
-    security_code: str = attrs.field(validator=_non_empty)
-    manufacturer: str = attrs.field(validator=_non_empty)
+    station_id: str
+    security_code: str
+    manufacturer: str
     article_number: str | None
     serial_number: str | None
     connectivity: Connectivity
-    connector_specifications: tuple[ConnectorSpec, ...] = attrs.field(converter=_specs)
+    connector_specifications: tuple[ConnectorSpec, ...]
     line: int | None = None
 
 
@@ -102,37 +93,42 @@ class Bad:
     message: str
 
 
-_MISSING: Final = object()
+def guarded(parse: Callable[[str], T], missing: str) -> Callable[[str], T | Bad]:
+    """One of the :mod:`~evcharge_core.domain.values` parsers, returning :class:`Bad` instead
+    of raising, and ``missing`` as the message for an empty text."""
 
-
-class Cached(Generic[T]):
-    """A :mod:`values` parser wrapped so that each distinct text is parsed once per import.
-
-    ``parse`` raises ``ValueError`` or returns a :class:`Bad` for a rejected text; ``missing``
-    is the message for an empty text.
-
-    A 5000-row file says ``Type 2`` thousands of times; the cache turns every repeat into a
-    dict lookup, and a rejected text raises its ``ValueError`` once, not once per row.
-    """
-
-    def __init__(self, parse: Callable[[str], T | Bad], missing: str | None = None) -> None:
-        self._parse = parse
-        self._cache: dict[str, T | Bad] = {}
-        if missing is not None:
-            self._cache[""] = Bad(missing)
-
-    def __call__(self, text: str) -> T | Bad:
-        hit = self._cache.get(text, _MISSING)
-        if hit is not _MISSING:
-            return hit  # type: ignore[return-value]
-        result: T | Bad
+    def check(text: str) -> T | Bad:
+        if not text:
+            return Bad(missing)
         try:
-            result = self._parse(text)
+            return parse(text)
         except ValueError as error:
-            result = Bad(str(error))
-        if len(self._cache) < 10_000:  # garbage files cannot grow it without bound
-            self._cache[text] = result
-        return result
+            return Bad(str(error))
+
+    return check
+
+
+_BOM: Final = b"\xef\xbb\xbf"
+
+
+def decode_utf8(data: bytes | str) -> str | Issue:
+    """The text of an import file: UTF-8, with or without a byte order mark. Bytes that are
+    not UTF-8 give an error naming the first bad byte, its offset and its line."""
+    if isinstance(data, str):
+        return data[1:] if data.startswith("\ufeff") else data
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return Issue("the file is UTF-16; save it as UTF-8 (in spreadsheets: CSV UTF-8)")
+    try:
+        # utf-8-sig drops a BOM; its error offsets then count from after the BOM.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        offset = error.start + (len(_BOM) if data.startswith(_BOM) else 0)
+        line = data.count(b"\n", 0, offset) + 1
+        return Issue(
+            f"the file is not UTF-8: byte 0x{data[offset]:02X} at offset {offset} cannot be "
+            "decoded; save the file as UTF-8",
+            line=line,
+        )
 
 
 BOOL_EXPECTED: Final = "expected true/false, yes/no or 1/0"
