@@ -382,12 +382,12 @@ class InMemoryRepository:
         self._holder: asyncio.Task[object] | None = None
         self._closed = False
 
-    def _check_usable(self) -> None:
+    def _check_usable(self, doing: str = "start a transaction") -> None:
         if self._closed:
             raise StorageError("the in-memory repository is closed")
         task = asyncio.current_task()
         if task is not None and task is self._holder:
-            raise RuntimeError("transactions do not nest: this task already holds one")
+            raise RuntimeError(f"cannot {doing} inside a transaction of the same task")
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[_MemoryTransaction]:
@@ -413,7 +413,7 @@ class InMemoryRepository:
         """Waits for a running transaction, then refuses new ones. Closing twice is fine."""
         if self._closed:
             return
-        self._check_usable()
+        self._check_usable("close the repository")
         async with self._lock:
             self._closed = True
 

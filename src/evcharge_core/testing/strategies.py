@@ -116,9 +116,13 @@ def codes(max_size: int = 12) -> st.SearchStrategy[str]:
 
 
 @functools.cache
-def entity_ids() -> st.SearchStrategy[str]:
-    """Charger and connector ids: short opaque strings (uuids in practice)."""
-    return st.text(string.ascii_lowercase + string.digits + "-", min_size=1, max_size=10)
+def entity_ids(prefix: str = "") -> st.SearchStrategy[str]:
+    """Charger, connector and area ids: short opaque strings (uuids in practice) after
+    ``prefix``. Chargers and connectors default to different prefixes, so that a drawn
+    station never needs rejecting for a charger and a connector sharing an id."""
+    return st.text(string.ascii_lowercase + string.digits + "-", min_size=1, max_size=10).map(
+        lambda text: prefix + text
+    )
 
 
 @functools.cache
@@ -393,7 +397,7 @@ def connectors(
     :func:`stations`)."""
     return _connector(
         draw,
-        draw(entity_ids() if ids is None else ids),
+        draw(entity_ids("k-") if ids is None else ids),
         draw(codes() if code_strategy is None else code_strategy),
         draw(_ints(1, 8) if ocpp_ids is None else ocpp_ids),
     )
@@ -412,10 +416,10 @@ def chargers(
     """One charger with 0 to ``max_connectors`` connectors of distinct ids, codes and OCPP
     ids (none sharing the charger's id)."""
     code_strategy = codes() if code_strategy is None else code_strategy
-    charger_id = draw(entity_ids() if ids is None else ids)
+    charger_id = draw(entity_ids("ch-") if ids is None else ids)
     n = draw(_ints(0, max_connectors))
     connector_id_list = _unique(
-        draw, entity_ids() if connector_ids is None else connector_ids, n, {charger_id}
+        draw, entity_ids("k-") if connector_ids is None else connector_ids, n, {charger_id}
     )
     connector_codes = _unique(draw, code_strategy, n)
     ocpp_ids = _unique(draw, _ints(1, 2 * max_connectors + 1), n)
@@ -468,11 +472,11 @@ def stations(
     counts = [draw(_ints(0, max_connectors)) for _ in range(n_chargers)]
     total = sum(counts)
     charger_id_list = _unique(
-        draw, entity_ids() if charger_ids is None else charger_ids, n_chargers
+        draw, entity_ids("ch-") if charger_ids is None else charger_ids, n_chargers
     )
     connector_id_list = _unique(
         draw,
-        entity_ids() if connector_ids is None else connector_ids,
+        entity_ids("k-") if connector_ids is None else connector_ids,
         total,
         set(charger_id_list),
     )

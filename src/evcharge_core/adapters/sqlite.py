@@ -1,0 +1,1071 @@
+"""The SQLite repository: the embedded default of the reference server.
+
+Open one with :meth:`SQLiteRepository.open`::
+
+    repository = await SQLiteRepository.open("evcharge.db")
+    try:
+        async with repository.transaction() as tx:
+            await tx.stations.save(station)
+    finally:
+        await repository.close()
+
+**Opening** creates the file and its schema, or migrates an older schema, in one SQLite
+transaction: the schema version is ``PRAGMA user_version``, and :data:`MIGRATIONS` is the
+ordered list of steps (step ``n`` takes a database from version ``n`` to ``n + 1``). A path
+that cannot be opened, a file that is not a SQLite database or is corrupt, a SQLite
+database that belongs to something else, a schema newer than this code knows, a read-only
+file, or a database that another connection keeps locked beyond the busy timeout raise
+:class:`~evcharge_core.errors.StorageError` naming the path, and leave the file as it was
+(a file this call created is removed again).
+
+**Durability.** The database runs in WAL mode with ``synchronous=NORMAL``: a committed
+transaction survives the process being killed (the WAL is in the operating system's
+hands); a power cut may lose the last transactions, never corrupt the file. Foreign keys are
+on; other connections (a backup, the ``sqlite3`` shell) may read while the server writes.
+
+**Transactions.** One repository transaction is one SQLite transaction, ``BEGIN IMMEDIATE``
+(the write lock is taken at the start, so it cannot fail half-way for a lock) ... ``COMMIT``
+or ``ROLLBACK``. Each ``save``/``save_many`` runs inside a savepoint, so a
+:class:`~evcharge_core.errors.Conflict` leaves the transaction as it was before the call.
+
+**Schema.** Normalised tables ``areas``, ``stations``, ``connector_specs``, ``chargers``,
+``connectors`` and ``activation_attempts``. What the station list filters and sorts on is
+held in indexed columns, including copies of the derived station status and operational
+status (:mod:`evcharge_core.domain.status`) computed at save time, and case-folded copies
+of the searched text. Small value objects (boot configuration, reported info, connection,
+connectivity, status records, custom fields) are JSON columns, written by this module's own
+cattrs converter (datetimes as ISO 8601 strings). No SQL is built from user data: values are
+parameters, and the only dynamic SQL is the ``ORDER BY`` clause, chosen from a fixed table.
+
+**Threads.** The embedded database answers in microseconds, so the ``async`` methods do
+their work synchronously on the event loop's thread. The connection is opened with
+``check_same_thread=False`` and guarded by the repository's lock, so a later version may
+move the calls to a worker thread without changing the interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import functools
+import itertools
+import json
+import operator
+import os
+import sqlite3
+import stat
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, TypeVar
+
+import cattrs.preconf.json
+
+from ..domain.activation import ThrottleState
+from ..domain.model import (
+    Activation,
+    Area,
+    BootConfiguration,
+    Charger,
+    Connection,
+    Connectivity,
+    Connector,
+    ConnectorSpec,
+    ReportedInfo,
+    Station,
+    StatusRecord,
+)
+from ..domain.status import USABILITY_ORDER, station_operational_status, station_status
+from ..domain.values import (
+    ActivationState,
+    ConnectorFormat,
+    ConnectorStandard,
+    CurrentType,
+    PowerType,
+    Protocol,
+    RegistrationStatus,
+)
+from ..errors import Conflict, StorageError
+from ..ports import Page, SortKey, StationQuery
+from .memory import (
+    CHARGER_CODE,
+    CHARGER_ID,
+    CONNECTOR_ID,
+    STATION_CODE,
+    dedupe,
+    find_conflict,
+    search_fold,
+)
+
+if TYPE_CHECKING:
+    from ..ports import Repository
+
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteRepository"]
+
+T = TypeVar("T")
+
+APPLICATION_ID: Final = 0x45564348
+"""``PRAGMA application_id`` of an evcharge database (``EVCH``)."""
+
+DEFAULT_BUSY_TIMEOUT: Final = 5.0
+"""Seconds to wait for another connection's write lock before giving up."""
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_STATUS_RANK: Final = {status: rank for rank, status in enumerate(USABILITY_ORDER)}
+_STATUS_BY_RANK: Final = dict(enumerate(USABILITY_ORDER))
+
+
+# --- schema and migrations -------------------------------------------------------------------
+
+_SCHEMA_V1: Final = (
+    """
+    CREATE TABLE areas (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        latitude REAL NOT NULL,
+        longitude REAL NOT NULL,
+        address TEXT,
+        output_limit_a INTEGER,
+        output_limit_w INTEGER,
+        private_group TEXT NOT NULL,          -- JSON list of driver ids, sorted
+        time_zone TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX areas_by_name ON areas (name, id)",
+    """
+    CREATE TABLE stations (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        code TEXT NOT NULL CONSTRAINT station_code_unique UNIQUE,
+        visible INTEGER NOT NULL,
+        physical_address TEXT,
+        protocol TEXT,
+        area_id TEXT,
+        boot_configuration TEXT,              -- JSON; NULL: the default
+        security_profile INTEGER NOT NULL,
+        password_hash TEXT,
+        registration_status TEXT NOT NULL,
+        security_code_hash TEXT,
+        manufacturer TEXT,
+        article_number TEXT,
+        serial_number TEXT,
+        connectivity TEXT,                    -- JSON
+        activation TEXT NOT NULL,
+        activated_at TEXT,
+        reported TEXT,                        -- JSON; NULL: the default
+        connection TEXT,                      -- JSON; NULL: the default
+        station_status TEXT,                  -- JSON: OCPP 1.6 connector 0
+        closed INTEGER NOT NULL,
+        -- derived at save time, for the station list
+        connected INTEGER NOT NULL,
+        last_seen_us INTEGER,                 -- microseconds since 1970 UTC
+        status TEXT,
+        status_rank INTEGER,                  -- index in USABILITY_ORDER
+        operational_status TEXT NOT NULL,
+        search_name TEXT NOT NULL,            -- str.casefold() copies
+        search_manufacturer TEXT,
+        search_serial_number TEXT,
+        search_reported_serial_number TEXT
+    )
+    """,
+    # Columns that are NULL for most imported stations (no status, no area, never seen) are
+    # indexed partially: an equality filter implies IS NOT NULL, so the planner still uses
+    # them, and an import of inactive stations does not pay for their entries.
+    "CREATE INDEX stations_by_name ON stations (name, id)",
+    "CREATE INDEX stations_by_status ON stations (status_rank, id) WHERE status_rank IS NOT NULL",
+    "CREATE INDEX stations_by_operational_status ON stations (operational_status)",
+    "CREATE INDEX stations_by_area ON stations (area_id) WHERE area_id IS NOT NULL",
+    "CREATE INDEX stations_by_connected ON stations (connected)",
+    "CREATE INDEX stations_by_activation ON stations (activation)",
+    "CREATE INDEX stations_by_last_seen ON stations (last_seen_us, id)"
+    " WHERE last_seen_us IS NOT NULL",
+    """
+    CREATE TABLE connector_specs (
+        station_id TEXT NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        standard TEXT NOT NULL,
+        format TEXT NOT NULL,
+        power_type TEXT NOT NULL,
+        voltage INTEGER NOT NULL,
+        amperage INTEGER NOT NULL,
+        PRIMARY KEY (station_id, position)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE chargers (
+        id TEXT PRIMARY KEY,
+        station_id TEXT NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        evse_id INTEGER NOT NULL,
+        code TEXT NOT NULL CONSTRAINT charger_code_unique UNIQUE,
+        name TEXT NOT NULL,
+        physical_address TEXT,
+        reservable INTEGER NOT NULL,
+        roaming INTEGER NOT NULL,
+        current_type TEXT NOT NULL,
+        charging_profile_id TEXT,
+        custom_fields TEXT NOT NULL,          -- JSON object
+        closed INTEGER NOT NULL,
+        UNIQUE (station_id, evse_id)
+    )
+    """,
+    """
+    CREATE TABLE connectors (
+        id TEXT PRIMARY KEY,
+        charger_id TEXT NOT NULL REFERENCES chargers (id) ON DELETE CASCADE,
+        station_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        ocpp_id INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        standard TEXT NOT NULL,
+        format TEXT NOT NULL,
+        power_type TEXT NOT NULL,
+        voltage INTEGER NOT NULL,
+        amperage INTEGER NOT NULL,
+        wattage_limit INTEGER,
+        power_factor REAL NOT NULL,
+        custom_fields TEXT NOT NULL,          -- JSON object
+        status TEXT,                          -- JSON status record
+        closed INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX connectors_by_charger ON connectors (charger_id, position)",
+    "CREATE INDEX connectors_by_station ON connectors (station_id)",
+    """
+    CREATE TABLE activation_attempts (
+        station_id TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_failure_at TEXT NOT NULL,
+        locked_until TEXT
+    )
+    """,
+)
+
+
+def _migrate_to_v1(db: sqlite3.Connection) -> None:
+    """Version 1: the first schema."""
+    for statement in _SCHEMA_V1:
+        db.execute(statement)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
+
+
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (_migrate_to_v1,)
+"""Step ``n`` takes the schema from version ``n`` to ``n + 1``. Append; never edit a step
+that was released. A step gets the connection inside the migration's transaction and must
+not commit (so no ``executescript``)."""
+
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+"""The schema version this code writes (``PRAGMA user_version``)."""
+
+
+# --- rows ------------------------------------------------------------------------------------
+
+_json: Final = cattrs.preconf.json.make_converter()
+"""This module's converter for JSON columns (never the global one)."""
+
+_JSON_CLASSES: Final = (BootConfiguration, ReportedInfo, Connection, Connectivity, StatusRecord)
+_DEFAULT_BOOT: Final = BootConfiguration()
+_DEFAULT_REPORTED: Final = ReportedInfo()
+_DEFAULT_CONNECTION: Final = Connection()
+
+
+@functools.lru_cache(maxsize=4096)
+def _dump(value: object) -> str:
+    """A frozen value object as JSON (cached: most stations share their defaults)."""
+    return _json.dumps(value)
+
+
+def _loader(cls: type[T]) -> Callable[[str], T]:
+    """A cached JSON loader for one frozen class."""
+
+    @functools.lru_cache(maxsize=4096)
+    def load(text: str) -> T:
+        return _json.loads(text, cls)
+
+    return load
+
+
+_LOADERS: Final[dict[type, Callable[[str], object]]] = {cls: _loader(cls) for cls in _JSON_CLASSES}
+
+
+def _load(text: str, cls: type[T]) -> T:
+    value: T = _LOADERS[cls](text)  # type: ignore[assignment]
+    return value
+
+
+def _dump_optional(value: object | None) -> str | None:
+    return None if value is None else _dump(value)
+
+
+def _load_or(text: str | None, default: T) -> T:
+    return default if text is None else _load(text, type(default))
+
+
+def _load_optional(text: str | None, cls: type[T]) -> T | None:
+    return None if text is None else _load(text, cls)
+
+
+def _dump_fields(fields: object) -> str:
+    return json.dumps(fields, ensure_ascii=False) if fields else "{}"
+
+
+def _load_fields(text: str) -> dict[str, str]:
+    fields: dict[str, str] = json.loads(text)
+    return fields
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+_STATION_COLUMNS: Final = (
+    "id, name, code, visible, physical_address, protocol, area_id, boot_configuration, "
+    "security_profile, password_hash, registration_status, security_code_hash, manufacturer, "
+    "article_number, serial_number, connectivity, activation, activated_at, reported, "
+    "connection, station_status, closed"
+)
+_STATION_DERIVED: Final = (
+    "connected, last_seen_us, status, status_rank, operational_status, search_name, "
+    "search_manufacturer, search_serial_number, search_reported_serial_number"
+)
+_IDS: Final = "(SELECT value FROM json_each(?))"
+"""A list of ids as one JSON parameter: no limit on how many, no SQL built from them."""
+
+# The statements below are assembled from the constant column lists above, never from data
+# (hence the S608 exemptions).
+_SPEC_COLUMNS: Final = "station_id, position, standard, format, power_type, voltage, amperage"
+_INSERT_SPEC: Final = f"INSERT INTO connector_specs ({_SPEC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_CHARGER_COLUMNS: Final = (
+    "id, station_id, position, evse_id, code, name, physical_address, reservable, roaming, "
+    "current_type, charging_profile_id, custom_fields, closed"
+)
+_INSERT_CHARGER: Final = (
+    f"INSERT INTO chargers ({_CHARGER_COLUMNS}) VALUES ({', '.join(['?'] * 13)})"  # noqa: S608
+)
+_CONNECTOR_COLUMNS: Final = (
+    "id, charger_id, station_id, position, ocpp_id, code, name, standard, format, power_type, "
+    "voltage, amperage, wattage_limit, power_factor, custom_fields, status, closed"
+)
+_INSERT_CONNECTOR: Final = (
+    f"INSERT INTO connectors ({_CONNECTOR_COLUMNS}) VALUES ({', '.join(['?'] * 17)})"  # noqa: S608
+)
+_DELETE_STATIONS: Final = f"DELETE FROM stations WHERE id IN {_IDS}"  # noqa: S608
+_SELECT_STATIONS: Final = f"SELECT {_STATION_COLUMNS} FROM stations WHERE id IN {_IDS}"  # noqa: S608
+_SELECT_SPECS: Final = (
+    f"SELECT {_SPEC_COLUMNS} FROM connector_specs WHERE station_id IN {_IDS}"  # noqa: S608
+    " ORDER BY station_id, position"
+)
+_SELECT_CHARGERS: Final = (
+    f"SELECT {_CHARGER_COLUMNS} FROM chargers WHERE station_id IN {_IDS}"  # noqa: S608
+    " ORDER BY station_id, position"
+)
+_SELECT_CONNECTORS: Final = (
+    f"SELECT {_CONNECTOR_COLUMNS} FROM connectors WHERE station_id IN {_IDS}"  # noqa: S608
+    " ORDER BY charger_id, position"
+)
+
+_STATION_COLUMN_NAMES: Final = tuple(f"{_STATION_COLUMNS}, {_STATION_DERIVED}".split(", "))
+_NO_VALUES: Final = (None,) * len(_STATION_COLUMN_NAMES)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_station_sql(present: tuple[bool, ...]) -> str:
+    """An INSERT of the station columns marked present (names from the constant list)."""
+    columns = ", ".join(itertools.compress(_STATION_COLUMN_NAMES, present))
+    marks = ", ".join("?" * sum(present))
+    return f"INSERT INTO stations ({columns}) VALUES ({marks})"  # noqa: S608
+
+
+def _insert_stations(db: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
+    """Insert station rows, leaving NULL columns out of the statement.
+
+    sqlite3 binds ``None`` through its slow adapter look-up, and an imported station has a
+    dozen NULL columns; rows are grouped by which columns they fill (nearly all rows of an
+    import fill the same ones) and each group is one ``executemany``.
+    """
+    groups: dict[tuple[bool, ...], builtins.list[tuple[object, ...]]] = {}
+    for row in rows:
+        present = tuple(map(operator.is_not, row, _NO_VALUES))
+        groups.setdefault(present, []).append(tuple(itertools.compress(row, present)))
+    for present, values in groups.items():
+        db.executemany(_insert_station_sql(present), values)
+
+
+def _station_row(s: Station) -> tuple[object, ...]:
+    """The ``stations`` row of a station.
+
+    Values are plain ``str``, ``int`` or ``None``: sqlite3 binds exact ``str`` and ``int``
+    directly but looks for an adapter for anything else (enums, ``bool``), which is slow;
+    ``str()`` of a :class:`~enum.StrEnum` is its plain value. Written out flat, because an
+    import turns 5000 stations into rows and every call here counts. JSON columns are NULL
+    for default values.
+    """
+    status = station_status(s)
+    connection = s.connection
+    boot = s.boot_configuration
+    reported = s.reported
+    activated_at = s.activation.activated_at
+    last_seen = connection.last_seen
+    return (
+        s.id,
+        s.name,
+        s.code,
+        int(s.visible),
+        s.physical_address,
+        None if s.protocol is None else str(s.protocol),
+        s.area_id,
+        None if boot is _DEFAULT_BOOT or boot == _DEFAULT_BOOT else _dump(boot),
+        s.security_profile,
+        s.password_hash,
+        str(s.registration_status),
+        s.security_code_hash,
+        s.manufacturer,
+        s.article_number,
+        s.serial_number,
+        None if s.connectivity is None else _dump(s.connectivity),
+        str(s.activation.state),
+        None if activated_at is None else activated_at.isoformat(),
+        None if reported is _DEFAULT_REPORTED or reported == _DEFAULT_REPORTED else _dump(reported),
+        None
+        if connection is _DEFAULT_CONNECTION or connection == _DEFAULT_CONNECTION
+        else _dump(connection),
+        None if s.station_status is None else _dump(s.station_status),
+        int(s.closed),
+        # derived
+        int(connection.connected),
+        None if last_seen is None else (last_seen - _EPOCH) // _MICROSECOND,
+        None if status is None else str(status),
+        None if status is None else _STATUS_RANK[status],
+        str(station_operational_status(s)),
+        search_fold(s.name),
+        None if s.manufacturer is None else search_fold(s.manufacturer),
+        None if s.serial_number is None else search_fold(s.serial_number),
+        None if reported.serial_number is None else search_fold(reported.serial_number),
+    )
+
+
+def _spec_rows(s: Station) -> Iterator[tuple[object, ...]]:
+    for position, spec in enumerate(s.connector_specifications):
+        yield (s.id, position, str(spec.standard), str(spec.format), str(spec.power_type),
+               spec.voltage, spec.amperage)  # fmt: skip
+
+
+def _charger_rows(s: Station) -> Iterator[tuple[object, ...]]:
+    for position, c in enumerate(s.chargers):
+        yield (c.id, s.id, position, c.evse_id, c.code, c.name, c.physical_address,
+               int(c.reservable), int(c.roaming), str(c.current_type), c.charging_profile_id,
+               _dump_fields(c.custom_fields), int(c.closed))  # fmt: skip
+
+
+def _connector_rows(s: Station) -> Iterator[tuple[object, ...]]:
+    for c in s.chargers:
+        for position, k in enumerate(c.connectors):
+            yield (k.id, c.id, s.id, position, k.ocpp_id, k.code, k.name, str(k.standard),
+                   str(k.format), str(k.power_type), k.voltage, k.amperage, k.wattage_limit,
+                   float(k.power_factor), _dump_fields(k.custom_fields),
+                   _dump_optional(k.status), int(k.closed))  # fmt: skip
+
+
+def _station_from_row(
+    row: sqlite3.Row,
+    specs: builtins.list[ConnectorSpec],
+    chargers: builtins.list[Charger],
+) -> Station:
+    return Station(
+        id=row["id"],
+        name=row["name"],
+        code=row["code"],
+        visible=bool(row["visible"]),
+        physical_address=row["physical_address"],
+        protocol=None if row["protocol"] is None else Protocol(row["protocol"]),
+        area_id=row["area_id"],
+        boot_configuration=_load_or(row["boot_configuration"], _DEFAULT_BOOT),
+        security_profile=row["security_profile"],
+        password_hash=row["password_hash"],
+        registration_status=RegistrationStatus(row["registration_status"]),
+        security_code_hash=row["security_code_hash"],
+        manufacturer=row["manufacturer"],
+        article_number=row["article_number"],
+        serial_number=row["serial_number"],
+        connectivity=_load_optional(row["connectivity"], Connectivity),
+        connector_specifications=tuple(specs),
+        activation=Activation(ActivationState(row["activation"]), _parse_time(row["activated_at"])),
+        reported=_load_or(row["reported"], _DEFAULT_REPORTED),
+        connection=_load_or(row["connection"], _DEFAULT_CONNECTION),
+        station_status=_load_optional(row["station_status"], StatusRecord),
+        closed=bool(row["closed"]),
+        chargers=tuple(chargers),
+    )
+
+
+def _spec_from_row(row: sqlite3.Row) -> ConnectorSpec:
+    return ConnectorSpec(
+        standard=ConnectorStandard(row["standard"]),
+        format=ConnectorFormat(row["format"]),
+        power_type=PowerType(row["power_type"]),
+        voltage=row["voltage"],
+        amperage=row["amperage"],
+    )
+
+
+def _connector_from_row(row: sqlite3.Row) -> Connector:
+    return Connector(
+        id=row["id"],
+        ocpp_id=row["ocpp_id"],
+        code=row["code"],
+        name=row["name"],
+        standard=ConnectorStandard(row["standard"]),
+        format=ConnectorFormat(row["format"]),
+        power_type=PowerType(row["power_type"]),
+        voltage=row["voltage"],
+        amperage=row["amperage"],
+        wattage_limit=row["wattage_limit"],
+        power_factor=row["power_factor"],
+        custom_fields=_load_fields(row["custom_fields"]),
+        status=_load_optional(row["status"], StatusRecord),
+        closed=bool(row["closed"]),
+    )
+
+
+def _charger_from_row(row: sqlite3.Row, connectors: builtins.list[Connector]) -> Charger:
+    return Charger(
+        id=row["id"],
+        evse_id=row["evse_id"],
+        code=row["code"],
+        name=row["name"],
+        physical_address=row["physical_address"],
+        reservable=bool(row["reservable"]),
+        roaming=bool(row["roaming"]),
+        current_type=CurrentType(row["current_type"]),
+        charging_profile_id=row["charging_profile_id"],
+        custom_fields=_load_fields(row["custom_fields"]),
+        connectors=tuple(connectors),
+        closed=bool(row["closed"]),
+    )
+
+
+def _area_row(area: Area) -> tuple[object, ...]:
+    return (
+        area.id,
+        area.name,
+        area.latitude,
+        area.longitude,
+        area.address,
+        area.output_limit_a,
+        area.output_limit_w,
+        json.dumps(sorted(area.private_group), ensure_ascii=False),
+        area.time_zone,
+    )
+
+
+def _area_from_row(row: sqlite3.Row) -> Area:
+    return Area(
+        id=row["id"],
+        name=row["name"],
+        latitude=row["latitude"],
+        longitude=row["longitude"],
+        address=row["address"],
+        output_limit_a=row["output_limit_a"],
+        output_limit_w=row["output_limit_w"],
+        private_group=frozenset(json.loads(row["private_group"])),
+        time_zone=row["time_zone"],
+    )
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+_ORDER_BY: Final[dict[tuple[SortKey, bool], str]] = {
+    (SortKey.ID, False): "id ASC",
+    (SortKey.ID, True): "id DESC",
+    (SortKey.NAME, False): "name ASC, id ASC",
+    (SortKey.NAME, True): "name DESC, id ASC",
+    (SortKey.CODE, False): "code ASC, id ASC",
+    (SortKey.CODE, True): "code DESC, id ASC",
+    (SortKey.STATUS, False): "status_rank IS NULL, status_rank ASC, id ASC",
+    (SortKey.STATUS, True): "status_rank IS NULL, status_rank DESC, id ASC",
+    (SortKey.LAST_SEEN, False): "last_seen_us IS NULL, last_seen_us ASC, id ASC",
+    (SortKey.LAST_SEEN, True): "last_seen_us IS NULL, last_seen_us DESC, id ASC",
+}
+"""The only SQL chosen at run time: the ``ORDER BY`` clause for each sort key and direction
+(see :mod:`evcharge_core.adapters.memory` for the rules)."""
+
+_SEARCH: Final = (
+    "(instr(lower(id), ?) > 0 OR instr(search_name, ?) > 0 OR instr(lower(code), ?) > 0"
+    " OR instr(search_manufacturer, ?) > 0 OR instr(search_serial_number, ?) > 0"
+    " OR instr(search_reported_serial_number, ?) > 0)"
+)
+"""Station ids and codes are ASCII, so SQLite's ``lower`` folds them as ``casefold`` does;
+the other fields are folded in Python at save time."""
+
+_OWNER_OF: Final = {
+    STATION_CODE: "SELECT id FROM stations WHERE code = ?",
+    CHARGER_CODE: "SELECT station_id FROM chargers WHERE code = ?",
+    CHARGER_ID: "SELECT station_id FROM chargers WHERE id = ?",
+    CONNECTOR_ID: "SELECT station_id FROM connectors WHERE id = ?",
+}
+
+
+def _where(query: StationQuery) -> tuple[str, builtins.list[object]]:
+    clauses: builtins.list[str] = []
+    params: builtins.list[object] = []
+    if query.search is not None:
+        clauses.append(_SEARCH)
+        params.extend([search_fold(query.search)] * 6)
+    if query.status is not None:
+        clauses.append("status_rank = ?")
+        params.append(_STATUS_RANK[query.status])
+    if query.operational_status is not None:
+        clauses.append("operational_status = ?")
+        params.append(str(query.operational_status))
+    if query.area_id is not None:
+        clauses.append("area_id = ?")
+        params.append(query.area_id)
+    if query.connected is not None:
+        clauses.append("connected = ?")
+        params.append(int(query.connected))
+    if query.activation is not None:
+        clauses.append("activation = ?")
+        params.append(str(query.activation))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+# --- the repository --------------------------------------------------------------------------
+
+
+class _Connection:
+    """The SQLite connection with the path it came from, for error messages."""
+
+    def __init__(self, db: sqlite3.Connection, path: str, busy_timeout: float) -> None:
+        self.db = db
+        self.path = path
+        self.busy_timeout = busy_timeout
+
+    @contextlib.contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Turn SQLite's errors (other than constraint failures) into StorageError."""
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except (sqlite3.Error, OverflowError) as exc:
+            raise _storage_error(self.path, doing, exc, self.busy_timeout) from exc
+
+
+def _storage_error(path: str, doing: str, exc: BaseException, busy_timeout: float) -> StorageError:
+    detail = str(exc)
+    if "locked" in detail or "busy" in detail:
+        detail += (
+            f" (another connection held the write lock for longer than the busy timeout of"
+            f" {busy_timeout:g} s)"
+        )
+    return StorageError(f"{path}: cannot {doing}: {detail}")
+
+
+class _SQLiteTransaction:
+    def __init__(self, conn: _Connection) -> None:
+        self._conn = conn
+        self._open = True
+        self._stations = _SQLiteStationStore(self)
+        self._areas = _SQLiteAreaStore(self)
+        self._attempts = _SQLiteActivationAttemptStore(self)
+
+    @property
+    def stations(self) -> _SQLiteStationStore:
+        return self._stations
+
+    @property
+    def areas(self) -> _SQLiteAreaStore:
+        return self._areas
+
+    @property
+    def activation_attempts(self) -> _SQLiteActivationAttemptStore:
+        return self._attempts
+
+    def conn(self) -> _Connection:
+        if not self._open:
+            raise RuntimeError("this transaction has ended; start a new one")
+        return self._conn
+
+    def end(self) -> None:
+        self._open = False
+
+
+class _SQLiteStationStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    # reading
+
+    def _load(self, station_ids: Sequence[str]) -> dict[str, Station]:
+        conn = self._tx.conn()
+        db = conn.db
+        ids = json.dumps(builtins.list(station_ids))
+        with conn.errors("read stations"):
+            rows = db.execute(_SELECT_STATIONS, (ids,)).fetchall()
+            if not rows:
+                return {}
+            specs: dict[str, builtins.list[ConnectorSpec]] = {}
+            for row in db.execute(_SELECT_SPECS, (ids,)):
+                specs.setdefault(row["station_id"], []).append(_spec_from_row(row))
+            connectors: dict[str, builtins.list[Connector]] = {}
+            for row in db.execute(_SELECT_CONNECTORS, (ids,)):
+                connectors.setdefault(row["charger_id"], []).append(_connector_from_row(row))
+            chargers: dict[str, builtins.list[Charger]] = {}
+            for row in db.execute(_SELECT_CHARGERS, (ids,)):
+                chargers.setdefault(row["station_id"], []).append(
+                    _charger_from_row(row, connectors.get(row["id"], []))
+                )
+        return {
+            row["id"]: _station_from_row(row, specs.get(row["id"], []), chargers.get(row["id"], []))
+            for row in rows
+        }
+
+    def _one(self, sql: str, key: str) -> Station | None:
+        conn = self._tx.conn()
+        with conn.errors("read stations"):
+            row = conn.db.execute(sql, (key,)).fetchone()
+        return None if row is None else self._load([row[0]]).get(row[0])
+
+    async def get(self, station_id: str) -> Station | None:
+        return self._load([station_id]).get(station_id)
+
+    async def get_many(self, station_ids: Sequence[str]) -> dict[str, Station]:
+        found = self._load(station_ids)
+        return {i: found[i] for i in station_ids if i in found}
+
+    async def get_by_code(self, code: str) -> Station | None:
+        return self._one(_OWNER_OF[STATION_CODE], code)
+
+    async def get_by_charger_id(self, charger_id: str) -> Station | None:
+        return self._one(_OWNER_OF[CHARGER_ID], charger_id)
+
+    async def get_by_charger_code(self, code: str) -> Station | None:
+        return self._one(_OWNER_OF[CHARGER_CODE], code)
+
+    async def get_by_connector_id(self, connector_id: str) -> Station | None:
+        return self._one(_OWNER_OF[CONNECTOR_ID], connector_id)
+
+    async def list(self, query: StationQuery) -> Page[Station]:
+        conn = self._tx.conn()
+        where, params = _where(query)
+        order = _ORDER_BY[query.sort, query.descending]
+        with conn.errors("list stations"):
+            # Only constant fragments: the WHERE clauses of _where() and an _ORDER_BY entry.
+            count_sql = f"SELECT count(*) FROM stations{where}"  # noqa: S608
+            page_sql = f"SELECT id FROM stations{where} ORDER BY {order} LIMIT ? OFFSET ?"  # noqa: S608
+            total = conn.db.execute(count_sql, params).fetchone()[0]
+            ids = [
+                row[0]
+                for row in conn.db.execute(
+                    page_sql,
+                    [*params, query.page_size, (query.page - 1) * query.page_size],
+                )
+            ]
+        found = self._load(ids)
+        return Page(
+            items=tuple(found[i] for i in ids),
+            page=query.page,
+            page_size=query.page_size,
+            total=total,
+        )
+
+    # writing
+
+    async def save(self, station: Station) -> None:
+        await self.save_many([station])
+
+    async def save_many(self, stations: Sequence[Station]) -> None:
+        batch = dedupe(stations)
+        if not batch:
+            return
+        conn = self._tx.conn()
+        db = conn.db
+        with conn.errors("save stations"):
+            station_rows = [_station_row(s) for s in batch]
+            spec_rows = [row for s in batch for row in _spec_rows(s)]
+            charger_rows = [row for s in batch for row in _charger_rows(s)]
+            connector_rows = [row for s in batch for row in _connector_rows(s)]
+            db.execute("SAVEPOINT save_stations")
+            try:
+                db.execute(_DELETE_STATIONS, (json.dumps([s.id for s in batch]),))
+                _insert_stations(db, station_rows)
+                db.executemany(_INSERT_SPEC, spec_rows)
+                db.executemany(_INSERT_CHARGER, charger_rows)
+                db.executemany(_INSERT_CONNECTOR, connector_rows)
+            except BaseException as exc:
+                db.execute("ROLLBACK TO save_stations")
+                db.execute("RELEASE save_stations")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise self._conflict(batch, exc) from exc
+                raise
+            db.execute("RELEASE save_stations")
+
+    def _conflict(self, batch: Sequence[Station], exc: sqlite3.IntegrityError) -> Exception:
+        """Name what collided, looking at the database as it was before the save."""
+        db = self._tx.conn().db
+
+        def owner_of(kind: str, value: str) -> str | None:
+            row = db.execute(_OWNER_OF[kind], (value,)).fetchone()
+            return None if row is None else str(row[0])
+
+        problem = find_conflict(batch, owner_of)
+        if problem is None:
+            conn = self._tx.conn()
+            return _storage_error(conn.path, "save stations", exc, conn.busy_timeout)
+        return Conflict(problem)
+
+    async def delete(self, station_id: str) -> bool:
+        conn = self._tx.conn()
+        with conn.errors("delete a station"):
+            cursor = conn.db.execute("DELETE FROM stations WHERE id = ?", (station_id,))
+        return cursor.rowcount > 0
+
+
+class _SQLiteAreaStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, area_id: str) -> Area | None:
+        conn = self._tx.conn()
+        with conn.errors("read areas"):
+            row = conn.db.execute("SELECT * FROM areas WHERE id = ?", (area_id,)).fetchone()
+        return None if row is None else _area_from_row(row)
+
+    async def save(self, area: Area) -> None:
+        conn = self._tx.conn()
+        with conn.errors("save an area"):
+            conn.db.execute(
+                "INSERT INTO areas (id, name, latitude, longitude, address, output_limit_a,"
+                " output_limit_w, private_group, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                " latitude = excluded.latitude, longitude = excluded.longitude,"
+                " address = excluded.address, output_limit_a = excluded.output_limit_a,"
+                " output_limit_w = excluded.output_limit_w,"
+                " private_group = excluded.private_group, time_zone = excluded.time_zone",
+                _area_row(area),
+            )
+
+    async def delete(self, area_id: str) -> bool:
+        conn = self._tx.conn()
+        with conn.errors("delete an area"):
+            cursor = conn.db.execute("DELETE FROM areas WHERE id = ?", (area_id,))
+        return cursor.rowcount > 0
+
+    async def list(self) -> builtins.list[Area]:
+        conn = self._tx.conn()
+        with conn.errors("read areas"):
+            rows = conn.db.execute("SELECT * FROM areas ORDER BY name, id").fetchall()
+        return [_area_from_row(row) for row in rows]
+
+
+class _SQLiteActivationAttemptStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, station_id: str) -> ThrottleState | None:
+        conn = self._tx.conn()
+        with conn.errors("read activation attempts"):
+            row = conn.db.execute(
+                "SELECT failures, last_failure_at, locked_until FROM activation_attempts"
+                " WHERE station_id = ?",
+                (station_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        last_failure_at = _parse_time(row["last_failure_at"])
+        assert last_failure_at is not None  # NOT NULL column
+        return ThrottleState(row["failures"], last_failure_at, _parse_time(row["locked_until"]))
+
+    async def save(self, station_id: str, state: ThrottleState) -> None:
+        conn = self._tx.conn()
+        with conn.errors("save activation attempts"):
+            conn.db.execute(
+                "INSERT INTO activation_attempts (station_id, failures, last_failure_at,"
+                " locked_until) VALUES (?, ?, ?, ?) ON CONFLICT (station_id) DO UPDATE SET"
+                " failures = excluded.failures, last_failure_at = excluded.last_failure_at,"
+                " locked_until = excluded.locked_until",
+                (
+                    station_id,
+                    state.failures,
+                    _time(state.last_failure_at),
+                    _time(state.locked_until),
+                ),
+            )
+
+    async def clear(self, station_id: str) -> None:
+        conn = self._tx.conn()
+        with conn.errors("clear activation attempts"):
+            conn.db.execute("DELETE FROM activation_attempts WHERE station_id = ?", (station_id,))
+
+
+class SQLiteRepository:
+    """A :class:`~evcharge_core.ports.Repository` in one SQLite file; see the module
+    docstring. Create it with :meth:`open`, not with the constructor."""
+
+    def __init__(self, conn: _Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[object] | None = None
+        self._closed = False
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._conn.path
+
+    @classmethod
+    async def open(
+        cls, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> SQLiteRepository:
+        """Open the database at ``path``, creating it or migrating its schema first.
+
+        ``busy_timeout`` is how many seconds to wait for a write lock held by another
+        connection before raising :class:`~evcharge_core.errors.StorageError`. Every failure
+        raises that error naming the path, and leaves the file as it was.
+        """
+        return cls(_open(os.fspath(path), busy_timeout))
+
+    def _check_usable(self, doing: str = "start a transaction") -> None:
+        if self._closed:
+            raise StorageError(f"{self._conn.path}: the repository is closed")
+        task = asyncio.current_task()
+        if task is not None and task is self._holder:
+            raise RuntimeError(f"cannot {doing} inside a transaction of the same task")
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SQLiteTransaction]:
+        """A unit of work: one SQLite transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``)."""
+        self._check_usable()
+        async with self._lock:
+            self._check_usable()
+            self._holder = asyncio.current_task()
+            conn = self._conn
+            try:
+                with conn.errors("start a transaction"):
+                    if conn.db.in_transaction:  # left open by a failed rollback
+                        conn.db.execute("ROLLBACK")
+                    conn.db.execute("BEGIN IMMEDIATE")
+                tx = _SQLiteTransaction(conn)
+                try:
+                    yield tx
+                except BaseException:
+                    tx.end()
+                    with conn.errors("roll back"):
+                        conn.db.execute("ROLLBACK")
+                    raise
+                tx.end()
+                try:
+                    with conn.errors("commit"):
+                        conn.db.execute("COMMIT")
+                except StorageError:
+                    if conn.db.in_transaction:
+                        conn.db.execute("ROLLBACK")
+                    raise
+            finally:
+                self._holder = None
+
+    async def close(self) -> None:
+        """Wait for a running transaction, then close the file (SQLite checkpoints the WAL
+        into it). Closing twice is fine."""
+        if self._closed:
+            return
+        self._check_usable("close the repository")
+        async with self._lock:
+            self._closed = True
+            with self._conn.errors("close the database"):
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.db.execute("PRAGMA optimize")
+                self._conn.db.close()
+
+
+# --- opening ---------------------------------------------------------------------------------
+
+
+def _open(path: str, busy_timeout: float) -> _Connection:
+    """Connect, check, set up and migrate; on any failure undo what this call created."""
+    target = Path(path)
+    if target.is_dir():
+        raise StorageError(f"{path}: cannot open the database: it is a directory")
+    existed = target.exists()
+    if existed:
+        mode = target.stat().st_mode
+        if not os.access(target, os.W_OK) or not mode & (
+            stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+        ):
+            raise StorageError(f"{path}: cannot open the database: the file is read-only")
+    try:
+        db = sqlite3.connect(
+            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise StorageError(f"{path}: cannot open the database: {exc}") from exc
+    conn = _Connection(db, path, busy_timeout)
+    try:
+        db.row_factory = sqlite3.Row
+        _check_and_migrate(conn)
+    except BaseException:
+        db.close()
+        if not existed:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    os.remove(path + suffix)
+        raise
+    return conn
+
+
+def _check_and_migrate(conn: _Connection) -> None:
+    db, path = conn.db, conn.path
+    with conn.errors("read the database"):
+        version = _read_version(conn)
+        db.execute("PRAGMA foreign_keys = ON")
+    with conn.errors("switch the database to WAL mode"):
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        db.execute("PRAGMA synchronous = NORMAL")
+    if mode != "wal" and path != ":memory:":
+        raise StorageError(f"{path}: cannot switch the database to WAL mode (it stays {mode})")
+    # Always take the write lock once: it proves the file is writable and not held by
+    # another writer, and it makes concurrent first openings migrate only once.
+    with conn.errors("migrate the schema"):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = _read_version(conn)
+            for step in MIGRATIONS[version:]:
+                step(db)
+            if version < SCHEMA_VERSION:
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+def _read_version(conn: _Connection) -> int:
+    """The schema version, after checking that the file is an evcharge database we know."""
+    db, path = conn.db, conn.path
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    application_id: int = db.execute("PRAGMA application_id").fetchone()[0]
+    tables = db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+    if application_id not in (0, APPLICATION_ID) or (version == 0 and tables):
+        raise StorageError(
+            f"{path}: this SQLite database belongs to another application; "
+            "give evcharge a file of its own"
+        )
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"{path}: the schema is version {version}, newer than this evcharge_core knows"
+            f" ({SCHEMA_VERSION}); upgrade evcharge_core to open it"
+        )
+    return version
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_port(repository: SQLiteRepository) -> Repository:
+        return repository  # mypy checks the structural match here
