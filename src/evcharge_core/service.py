@@ -172,6 +172,8 @@ class StationService:
         ids = [imp.station_id for imp in batch.stations]
         try:
             async with self.repository.transaction() as tx:
+                # Read and write in one transaction: a station activated meanwhile must not
+                # be overridden.
                 existing = await tx.stations.get_many(ids)
                 problems = check_existing(batch.stations, existing)
                 if problems:
@@ -193,12 +195,24 @@ class StationService:
         )
 
     def _hash_codes(self, imports: Sequence[StationImport]) -> list[str]:
+        """Every security code's salted hash, in order.
+
+        hashlib releases the GIL while it derives a key, so two threads use both cores. One
+        task per half of the list: a future per code would cost more than the hashing, and
+        mixing Python work into the threads would make them queue for the GIL.
+        """
         jobs = [(imp.security_code, self.random_bytes(16)) for imp in imports]
+
+        def hash_all(part: Sequence[tuple[str, bytes]]) -> list[str]:
+            return [self.hasher.hash(code, salt) for code, salt in part]
+
         if len(jobs) < _PARALLEL_HASHING_FROM:
-            return [self.hasher.hash(code, salt) for code, salt in jobs]
-        # hashlib releases the GIL while it derives a key: two threads use both cores.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            return list(pool.map(lambda job: self.hasher.hash(*job), jobs, chunksize=256))
+            return hash_all(jobs)
+        half = len(jobs) // 2
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(hash_all, jobs[:half])
+            second = hash_all(jobs[half:])
+            return first.result() + second
 
     # --- activation --------------------------------------------------------------------------
 
