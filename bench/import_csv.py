@@ -53,7 +53,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from evcharge_core.adapters.sqlite import SQLiteRepository
-
     from evcharge_core.importing import parse_csv
     from evcharge_core.service import StationService
 
