@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 import attrs
@@ -27,18 +28,26 @@ import attrs
 from .domain.activation import ThrottleState
 from .domain.events import Event
 from .domain.model import Area, Station
+from .domain.transactions import IdToken, MeterSample, TransactionState
+from .domain.transactions import Transaction as ChargingTransaction
 from .domain.values import ActivationState, ConnectorStatus, OperationalStatus
 
 __all__ = [
     "ActivationAttemptStore",
     "AreaStore",
     "EventSink",
+    "IdTokenStore",
+    "MeterValueStore",
+    "NotificationStore",
     "Page",
     "Repository",
     "SortKey",
+    "StationNotification",
     "StationQuery",
     "StationStore",
     "Transaction",
+    "TransactionQuery",
+    "TransactionStore",
 ]
 
 T = TypeVar("T")
@@ -159,6 +168,101 @@ class ActivationAttemptStore(Protocol):
     async def clear(self, station_id: str) -> None: ...
 
 
+@attrs.frozen
+class TransactionQuery:
+    """A page of charging sessions, newest start first (orphan stops by their stop time)."""
+
+    station_id: str | None = None
+    state: TransactionState | None = None
+    page: int = attrs.field(default=1)
+    page_size: int = attrs.field(default=50)
+
+    @page.validator
+    def _check_page(self, _attr: attrs.Attribute[int], value: int) -> None:
+        if value < 1:
+            raise ValueError(f"page must be 1 or more, got {value}")
+
+    @page_size.validator
+    def _check_page_size(self, _attr: attrs.Attribute[int], value: int) -> None:
+        if not 1 <= value <= 1000:
+            raise ValueError(f"page size must be between 1 and 1000, got {value}")
+
+
+class TransactionStore(Protocol):
+    """Charging sessions, keyed by ``(station_id, transaction_id)``."""
+
+    async def allocate_id(self) -> int:
+        """A new OCPP 1.6 transaction id: positive, increasing, never handed out twice, even
+        when the transaction that allocated it rolls back."""
+        ...
+
+    async def get(self, station_id: str, transaction_id: str) -> ChargingTransaction | None: ...
+
+    async def find_started(
+        self,
+        station_id: str,
+        start_key: tuple[int, str | None, datetime | None, int | None],
+    ) -> ChargingTransaction | None:
+        """The non-orphan transaction of ``station_id`` with this
+        :attr:`~evcharge_core.domain.transactions.Transaction.start_key` (retransmissions)."""
+        ...
+
+    async def save(self, transaction: ChargingTransaction) -> None: ...
+
+    async def list(self, query: TransactionQuery) -> Page[ChargingTransaction]: ...
+
+
+class IdTokenStore(Protocol):
+    """The authorisation registry."""
+
+    async def get(self, id_token: str) -> IdToken | None: ...
+
+    async def save(self, token: IdToken) -> None: ...
+
+    async def delete(self, id_token: str) -> bool: ...
+
+    async def list(self) -> list[IdToken]:
+        """Every token, ordered by id token."""
+        ...
+
+
+class MeterValueStore(Protocol):
+    """Sampled meter values as stations report them (append only)."""
+
+    async def add(
+        self,
+        station_id: str,
+        connector_id: int,
+        transaction_id: str | None,
+        samples: Sequence[MeterSample],
+    ) -> None: ...
+
+    async def list(self, station_id: str, transaction_id: str | None) -> list[MeterSample]:
+        """The samples of one transaction (or, with ``None``, those outside any), in the
+        order they were added."""
+        ...
+
+
+@attrs.frozen
+class StationNotification:
+    """A station-initiated message kept as it came (firmware, diagnostics and log status,
+    security events, data transfers...): what the station said, for operators to read."""
+
+    station_id: str
+    action: str
+    received_at: datetime
+    payload: str
+    """The message payload as JSON text."""
+
+
+class NotificationStore(Protocol):
+    async def add(self, notification: StationNotification) -> None: ...
+
+    async def list(self, station_id: str, limit: int = 100) -> list[StationNotification]:
+        """The station's most recent notifications, newest first."""
+        ...
+
+
 class Transaction(Protocol):
     @property
     def stations(self) -> StationStore: ...
@@ -168,6 +272,18 @@ class Transaction(Protocol):
 
     @property
     def activation_attempts(self) -> ActivationAttemptStore: ...
+
+    @property
+    def transactions(self) -> TransactionStore: ...
+
+    @property
+    def id_tokens(self) -> IdTokenStore: ...
+
+    @property
+    def meter_values(self) -> MeterValueStore: ...
+
+    @property
+    def notifications(self) -> NotificationStore: ...
 
 
 class Repository(Protocol):

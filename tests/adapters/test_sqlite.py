@@ -12,7 +12,8 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,17 @@ import pytest
 from evcharge_core.adapters import sqlite as sqlite_adapter
 from evcharge_core.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteRepository
 from evcharge_core.domain.model import Station
+from evcharge_core.domain.transactions import IdToken, MeterSample, TransactionState
+from evcharge_core.domain.transactions import Transaction as ChargingTransaction
 from evcharge_core.domain.values import ActivationState, ConnectorStatus, OperationalStatus
 from evcharge_core.errors import Conflict, StorageError
-from evcharge_core.ports import Repository, SortKey, StationQuery
+from evcharge_core.ports import (
+    Repository,
+    SortKey,
+    StationNotification,
+    StationQuery,
+    TransactionQuery,
+)
 from evcharge_core.testing import RepositoryConformance, make_stateful_test
 
 
@@ -59,6 +68,24 @@ TestSQLiteRepositoryModel = make_stateful_test(_fresh_file_repository, dispose=_
 
 def _station(station_id: str = "ST1", code: str = "C1") -> Station:
     return Station(id=station_id, name=f"Station {station_id}", code=code)
+
+
+_T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _session(station_id: str, transaction_id: str) -> ChargingTransaction:
+    return ChargingTransaction(
+        station_id=station_id,
+        transaction_id=transaction_id,
+        connector_id=1,
+        id_tag="TAG",
+        started_at=_T0,
+        meter_start=0,
+    )
+
+
+class _Abort(Exception):
+    pass
 
 
 def _open(path: Path, **kwargs: float) -> SQLiteRepository:
@@ -140,6 +167,11 @@ def test_new_file_gets_the_schema_in_wal_mode(db_path: Path) -> None:
         "chargers",
         "connectors",
         "activation_attempts",
+        "transactions",
+        "id_tokens",
+        "meter_values",
+        "notifications",
+        "counters",
     }
 
 
@@ -163,6 +195,43 @@ def test_an_empty_file_is_migrated(db_path: Path) -> None:
     db_path.touch()
     _save_and_close(db_path, _station())
     assert _read_all(db_path) == [_station()]
+
+
+def _tables(path: Path) -> set[str]:
+    db = sqlite3.connect(path)
+    try:
+        return {row[0] for row in db.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
+    finally:
+        db.close()
+
+
+def test_a_version_1_database_migrates_keeping_its_stations(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stations = [_station("ST1", "C1"), _station("ST2", "C2")]
+    with monkeypatch.context() as patched:  # the code as it was at version 1
+        patched.setattr(sqlite_adapter, "MIGRATIONS", sqlite_adapter.MIGRATIONS[:1])
+        patched.setattr(sqlite_adapter, "SCHEMA_VERSION", 1)
+        _save_and_close(db_path, *stations)
+    assert _pragma(db_path, "user_version") == 1
+    assert "transactions" not in _tables(db_path)
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        async with repository.transaction() as tx:
+            assert list((await tx.stations.list(StationQuery())).items) == stations
+            assert await tx.transactions.allocate_id() == 1
+            await tx.transactions.save(_session("ST1", "1"))
+            await tx.id_tokens.save(IdToken("TAG"))
+        async with repository.transaction() as tx:
+            assert await tx.transactions.get("ST1", "1") == _session("ST1", "1")
+            assert await tx.id_tokens.list() == [IdToken("TAG")]
+        await repository.close()
+
+    asyncio.run(run())
+    assert _pragma(db_path, "user_version") == SCHEMA_VERSION == 2
+    assert {"transactions", "id_tokens", "meter_values", "notifications"} <= _tables(db_path)
+    assert _read_all(db_path) == stations
 
 
 def test_a_failing_migration_changes_nothing(
@@ -354,3 +423,211 @@ def test_list_queries_use_the_indexes(db_path: Path, query: StationQuery, index:
     ).fetchall()
     db.close()
     assert index in " ".join(row[-1] for row in plan)
+
+
+# --- charging sessions and the other version 2 tables ----------------------------------------
+
+
+async def _allocate(repository: SQLiteRepository, *, fail: bool = False) -> int:
+    """Allocate one id in a transaction that commits, or raises ``_Abort`` when ``fail``."""
+    allocated: list[int] = []
+
+    async def run() -> None:
+        async with repository.transaction() as tx:
+            allocated.append(await tx.transactions.allocate_id())
+            await tx.transactions.save(_session("ST1", str(allocated[-1])))
+            if fail:
+                raise _Abort
+
+    if fail:
+        with pytest.raises(_Abort):
+            await run()
+    else:
+        await run()
+    return allocated[0]
+
+
+def test_allocated_ids_survive_rollbacks_and_reopening(db_path: Path) -> None:
+    """The counter is written back when the transaction that allocated rolls back, so a
+    new process (without this one's memory of the last id) goes on after it."""
+
+    async def run() -> list[int]:
+        repository = await SQLiteRepository.open(db_path)
+        ids = [await _allocate(repository), await _allocate(repository, fail=True)]
+        await repository.close()
+        repository = await SQLiteRepository.open(db_path)
+        ids.append(await _allocate(repository, fail=True))
+        await repository.close()
+        repository = await SQLiteRepository.open(db_path)
+        ids.append(await _allocate(repository))
+        async with repository.transaction() as tx:
+            saved = await tx.transactions.list(TransactionQuery())
+        await repository.close()
+        assert [t.transaction_id for t in saved.items] == ["1", "4"]  # same start: by id
+        return ids
+
+    assert asyncio.run(run()) == [1, 2, 3, 4]
+
+
+def test_a_failed_transaction_that_allocated_keeps_only_the_counter(db_path: Path) -> None:
+    _save_and_close(db_path, _station("ST1", "C1"))
+    before = [line for line in _dump(db_path) if "counters" not in line]
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+
+        async def failing() -> None:
+            async with repository.transaction() as tx:
+                await tx.stations.delete("ST1")
+                await tx.id_tokens.save(IdToken("TAG"))
+                await tx.meter_values.add("ST1", 1, None, [MeterSample(_T0, 1.0)])
+                await tx.notifications.add(StationNotification("ST1", "DataTransfer", _T0, "{}"))
+                await tx.transactions.allocate_id()
+                raise _Abort
+
+        with pytest.raises(_Abort):
+            await failing()
+        await repository.close()
+
+    asyncio.run(run())
+    assert [line for line in _dump(db_path) if "counters" not in line] == before
+    db = sqlite3.connect(db_path)
+    assert db.execute("SELECT name, value FROM counters").fetchall() == [("transaction_id", 1)]
+    db.close()
+
+
+class _FailingCommit:
+    """A connection whose next COMMIT fails as a full disk would make it."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self.fail_next_commit = True
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT" and self.fail_next_commit:
+            self.fail_next_commit = False
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+
+def test_allocated_ids_survive_a_failed_commit(db_path: Path) -> None:
+    async def run() -> int:
+        repository = await SQLiteRepository.open(db_path)
+        conn = repository._conn
+        real = conn.db
+        conn.db = _FailingCommit(real)  # type: ignore[assignment]
+        with pytest.raises(StorageError, match="commit: database or disk is full"):
+            await _allocate(repository)
+        conn.db = real
+        await repository.close()
+        repository = await SQLiteRepository.open(db_path)
+        async with repository.transaction() as tx:
+            assert await tx.transactions.get("ST1", "1") is None
+        allocated = await _allocate(repository)
+        await repository.close()
+        return allocated
+
+    assert asyncio.run(run()) == 2
+
+
+def test_allocated_ids_survive_sqlite_rolling_back_by_itself(db_path: Path) -> None:
+    """After some errors (I/O, a full disk) SQLite has already rolled the transaction back
+    when the exception reaches the repository: the counter is written in a new one."""
+
+    async def run() -> int:
+        repository = await SQLiteRepository.open(db_path)
+
+        async def failing() -> None:
+            async with repository.transaction() as tx:
+                await tx.transactions.allocate_id()
+                repository._conn.db.execute("ROLLBACK")
+                raise _Abort
+
+        with pytest.raises(_Abort):
+            await failing()
+        await repository.close()
+        repository = await SQLiteRepository.open(db_path)
+        allocated = await _allocate(repository)
+        await repository.close()
+        return allocated
+
+    assert asyncio.run(run()) == 2
+
+
+def test_a_deleted_stations_history_stays(db_path: Path) -> None:
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        async with repository.transaction() as tx:
+            await tx.stations.save(_station())
+            await tx.transactions.save(_session("ST1", "1"))
+            await tx.meter_values.add("ST1", 1, "1", [MeterSample(_T0, 1.0)])
+            await tx.notifications.add(StationNotification("ST1", "DataTransfer", _T0, "{}"))
+        async with repository.transaction() as tx:
+            assert await tx.stations.delete("ST1") is True
+        async with repository.transaction() as tx:
+            assert await tx.transactions.get("ST1", "1") == _session("ST1", "1")
+            assert len(await tx.meter_values.list("ST1", "1")) == 1
+            assert len(await tx.notifications.list("ST1")) == 1
+        await repository.close()
+
+    asyncio.run(run())
+
+
+def _plan(path: Path, sql: str, params: Sequence[object]) -> str:
+    db = sqlite3.connect(path)
+    try:
+        return " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (TransactionQuery(), "transactions_newest_first"),
+        (TransactionQuery(station_id="ST1"), "transactions_of_station"),
+        (TransactionQuery(state=TransactionState.ACTIVE), "transactions_by_state"),
+    ],
+)
+def test_transaction_list_uses_the_indexes(
+    db_path: Path, query: TransactionQuery, index: str
+) -> None:
+    """Pages come off an index in list order, without sorting."""
+    asyncio.run(_open(db_path).close())
+    where, params = sqlite_adapter._transaction_where(query)
+    plan = _plan(
+        db_path,
+        f"{sqlite_adapter._SELECT_TRANSACTIONS}{where}"
+        f" ORDER BY {sqlite_adapter._TRANSACTION_ORDER} LIMIT 50",
+        params,
+    )
+    assert index in plan
+    assert "TEMP B-TREE" not in plan
+
+
+@pytest.mark.parametrize(
+    ("sql", "params", "index"),
+    [
+        (sqlite_adapter._FIND_STARTED, ("ST1", 1, "TAG", 0, 0), "transactions_by_start"),
+        (
+            "SELECT samples FROM meter_values WHERE station_id = ? AND transaction_id IS ?"
+            " ORDER BY id",
+            ("ST1", None),
+            "meter_values_by_transaction",
+        ),
+        (
+            "SELECT station_id, action, received_at, payload FROM notifications"
+            " WHERE station_id = ? ORDER BY received_us DESC, id LIMIT ?",
+            ("ST1", 100),
+            "notifications_newest_first",
+        ),
+    ],
+)
+def test_look_ups_use_the_indexes(
+    db_path: Path, sql: str, params: Sequence[object], index: str
+) -> None:
+    asyncio.run(_open(db_path).close())
+    assert index in _plan(db_path, sql, params)

@@ -50,15 +50,23 @@ import builtins
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from ..domain.activation import ThrottleState
 from ..domain.model import Area, Station
 from ..domain.status import USABILITY_ORDER, station_operational_status, station_status
+from ..domain.transactions import IdToken, MeterSample, Transaction
 from ..errors import Conflict, StorageError
-from ..ports import Page, Repository, SortKey, StationQuery
+from ..ports import (
+    Page,
+    Repository,
+    SortKey,
+    StationNotification,
+    StationQuery,
+    TransactionQuery,
+)
 
 __all__ = [
     "CHARGER_CODE",
@@ -231,16 +239,64 @@ class _State:
         return _State(dict(self.stations), dict(self.areas), dict(self.attempts), dict(self.owners))
 
 
-class _MemoryTransaction:
-    """The stores of one transaction; copies the state on its first write."""
+def _no_allocator() -> int:
+    raise RuntimeError("this transaction belongs to no repository")
 
-    def __init__(self, base: _State) -> None:
+
+_LEDGERS: Final = ("transactions", "id_tokens", "meter_values", "notifications", "counters")
+
+
+class _MemoryTransaction:
+    """The stores of one transaction; copies the state on its first write.
+
+    Stations, areas and attempts are copied together (they are checked together). The
+    ledgers (transactions, id tokens, meter values, notifications) are copied one by one on
+    first write, so a status update never copies the transaction history.
+    """
+
+    def __init__(self, base: _State, ledgers: dict[str, dict[Any, Any]]) -> None:
         self._base = base
         self._working: _State | None = None
+        self._ledgers = ledgers
+        self._written: dict[str, dict[Any, Any]] = {}
         self._open = True
         self._stations = _MemoryStationStore(self)
         self._areas = _MemoryAreaStore(self)
         self._attempts = _MemoryActivationAttemptStore(self)
+        self._transactions = _MemoryTransactionStore(self)
+        self._id_tokens = _MemoryIdTokenStore(self)
+        self._meter_values = _MemoryMeterValueStore(self)
+        self._notifications = _MemoryNotificationStore(self)
+        self.allocator: Callable[[], int] = _no_allocator
+
+    @property
+    def transactions(self) -> _MemoryTransactionStore:
+        return self._transactions
+
+    @property
+    def id_tokens(self) -> _MemoryIdTokenStore:
+        return self._id_tokens
+
+    @property
+    def meter_values(self) -> _MemoryMeterValueStore:
+        return self._meter_values
+
+    @property
+    def notifications(self) -> _MemoryNotificationStore:
+        return self._notifications
+
+    def ledger(self, name: str) -> dict[Any, Any]:
+        self.read()
+        return self._written.get(name, self._ledgers[name])
+
+    def write_ledger(self, name: str) -> dict[Any, Any]:
+        self.read()
+        if name not in self._written:
+            self._written[name] = dict(self._ledgers[name])
+        return self._written[name]
+
+    def written_ledgers(self) -> dict[str, dict[Any, Any]]:
+        return self._written
 
     @property
     def stations(self) -> _MemoryStationStore:
@@ -369,6 +425,118 @@ class _MemoryActivationAttemptStore:
             del self._tx.write().attempts[station_id]
 
 
+class _MemoryTransactionStore:
+    def __init__(self, tx: _MemoryTransaction) -> None:
+        self._tx = tx
+
+    async def allocate_id(self) -> int:
+        self._tx.read()
+        return self._tx.allocator()
+
+    async def get(self, station_id: str, transaction_id: str) -> Transaction | None:
+        found: Transaction | None = self._tx.ledger("transactions").get(
+            (station_id, transaction_id)
+        )
+        return found
+
+    async def find_started(
+        self,
+        station_id: str,
+        start_key: tuple[int, str | None, datetime | None, int | None],
+    ) -> Transaction | None:
+        for transaction in self._tx.ledger("transactions").values():
+            if (
+                transaction.station_id == station_id
+                and not transaction.orphan
+                and transaction.start_key == start_key
+            ):
+                found: Transaction = transaction
+                return found
+        return None
+
+    async def save(self, transaction: Transaction) -> None:
+        key = (transaction.station_id, transaction.transaction_id)
+        self._tx.write_ledger("transactions")[key] = transaction
+
+    async def list(self, query: TransactionQuery) -> Page[Transaction]:
+        selected = [
+            t
+            for t in self._tx.ledger("transactions").values()
+            if (query.station_id is None or t.station_id == query.station_id)
+            and (query.state is None or t.state is query.state)
+        ]
+        selected.sort(key=transaction_sort_key)
+        start = (query.page - 1) * query.page_size
+        return Page(
+            selected[start : start + query.page_size], query.page, query.page_size, len(selected)
+        )
+
+
+def transaction_sort_key(transaction: Transaction) -> tuple[float, str, str]:
+    """Newest first by start time (orphans by their stop time), then station and id."""
+    moment = transaction.started_at or transaction.stopped_at
+    stamp = moment.timestamp() if moment is not None else float("-inf")
+    return (-stamp, transaction.station_id, transaction.transaction_id)
+
+
+class _MemoryIdTokenStore:
+    def __init__(self, tx: _MemoryTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, id_token: str) -> IdToken | None:
+        found: IdToken | None = self._tx.ledger("id_tokens").get(id_token)
+        return found
+
+    async def save(self, token: IdToken) -> None:
+        self._tx.write_ledger("id_tokens")[token.id_token] = token
+
+    async def delete(self, id_token: str) -> bool:
+        if id_token not in self._tx.ledger("id_tokens"):
+            return False
+        del self._tx.write_ledger("id_tokens")[id_token]
+        return True
+
+    async def list(self) -> builtins.list[IdToken]:
+        tokens: dict[str, IdToken] = self._tx.ledger("id_tokens")
+        return [tokens[key] for key in sorted(tokens)]
+
+
+class _MemoryMeterValueStore:
+    def __init__(self, tx: _MemoryTransaction) -> None:
+        self._tx = tx
+
+    async def add(
+        self,
+        station_id: str,
+        connector_id: int,
+        transaction_id: str | None,
+        samples: Sequence[MeterSample],
+    ) -> None:
+        ledger = self._tx.write_ledger("meter_values")
+        key = (station_id, transaction_id)
+        ledger[key] = (*ledger.get(key, ()), *samples)
+
+    async def list(self, station_id: str, transaction_id: str | None) -> builtins.list[MeterSample]:
+        return list(self._tx.ledger("meter_values").get((station_id, transaction_id), ()))
+
+
+class _MemoryNotificationStore:
+    def __init__(self, tx: _MemoryTransaction) -> None:
+        self._tx = tx
+
+    async def add(self, notification: StationNotification) -> None:
+        ledger = self._tx.write_ledger("notifications")
+        ledger[notification.station_id] = (
+            *ledger.get(notification.station_id, ()),
+            notification,
+        )
+
+    async def list(self, station_id: str, limit: int = 100) -> builtins.list[StationNotification]:
+        kept = self._tx.ledger("notifications").get(station_id, ())
+        newest_first = sorted(kept, key=lambda n: n.received_at, reverse=True)
+        return newest_first[:limit]
+
+
 class InMemoryRepository:
     """A :class:`~evcharge_core.ports.Repository` in memory; nothing survives the process.
 
@@ -378,6 +546,9 @@ class InMemoryRepository:
 
     def __init__(self) -> None:
         self._state = _State()
+        self._ledgers: dict[str, dict[Any, Any]] = {name: {} for name in _LEDGERS}
+        # Allocated 1.6 transaction ids survive rollbacks: they live outside transactions.
+        self._next_transaction_id = 1
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[object] | None = None
         self._closed = False
@@ -396,7 +567,8 @@ class InMemoryRepository:
         async with self._lock:
             self._check_usable()
             self._holder = asyncio.current_task()
-            tx = _MemoryTransaction(self._state)
+            tx = _MemoryTransaction(self._state, self._ledgers)
+            tx.allocator = self._allocate_transaction_id
             try:
                 yield tx
             except BaseException:
@@ -406,8 +578,14 @@ class InMemoryRepository:
                 new_state = tx.end()
                 if new_state is not None:
                     self._state = new_state
+                self._ledgers.update(tx.written_ledgers())
             finally:
                 self._holder = None
+
+    def _allocate_transaction_id(self) -> int:
+        allocated = self._next_transaction_id
+        self._next_transaction_id += 1
+        return allocated
 
     async def close(self) -> None:
         """Waits for a running transaction, then refuses new ones. Closing twice is fine."""

@@ -28,14 +28,27 @@ on; other connections (a backup, the ``sqlite3`` shell) may read while the serve
 or ``ROLLBACK``. Each ``save``/``save_many`` runs inside a savepoint, so a
 :class:`~evcharge_core.errors.Conflict` leaves the transaction as it was before the call.
 
+**Transaction ids** (:meth:`~evcharge_core.ports.TransactionStore.allocate_id`) come from
+the ``counters`` table and are never handed out twice, even when the transaction that
+allocated them rolls back. The unit of work runs in a savepoint (``work``) inside the
+SQLite transaction; a rollback of a unit that allocated ids rolls back to the savepoint,
+writes the counter back and commits that alone (see :func:`_roll_back`). The connection
+also remembers the last id it handed out and never allocates below it.
+
 **Schema.** Normalised tables ``areas``, ``stations``, ``connector_specs``, ``chargers``,
-``connectors`` and ``activation_attempts``. What the station list filters and sorts on is
-held in indexed columns, including copies of the derived station status and operational
-status (:mod:`evcharge_core.domain.status`) computed at save time, and case-folded copies
-of the searched text. Small value objects (boot configuration, reported info, connection,
-connectivity, status records, custom fields) are JSON columns, written by this module's own
-cattrs converter (datetimes as ISO 8601 strings). No SQL is built from user data: values are
-parameters, and the only dynamic SQL is the ``ORDER BY`` clause, chosen from a fixed table.
+``connectors`` and ``activation_attempts`` (version 1); ``transactions`` (charging
+sessions), ``id_tokens``, ``meter_values``, ``notifications`` and ``counters`` (version
+2). What the station list filters and sorts on is held in indexed columns, including
+copies of the derived station status and operational status
+(:mod:`evcharge_core.domain.status`) computed at save time, and case-folded copies of the
+searched text; the transaction list's order (start, else stop, in POSIX seconds) and the
+instants compared by ``find_started`` and the notification list likewise. Small value
+objects (boot configuration, reported info, connection, connectivity, status records,
+custom fields, the samples of one meter value report) are JSON columns, written by this
+module's own cattrs converter (datetimes as ISO 8601 strings). Datetimes must be
+timezone-aware. No SQL is built from user data: values are parameters, and the only
+dynamic SQL is the ``ORDER BY`` clause of the station list, chosen from a fixed table, and
+``WHERE`` clauses put together from constant fragments.
 
 **Threads.** The embedded database answers in microseconds, so the ``async`` methods do
 their work synchronously on the event loop's thread. The connection is opened with
@@ -51,6 +64,7 @@ import contextlib
 import functools
 import itertools
 import json
+import math
 import operator
 import os
 import sqlite3
@@ -77,6 +91,8 @@ from ..domain.model import (
     StatusRecord,
 )
 from ..domain.status import USABILITY_ORDER, station_operational_status, station_status
+from ..domain.transactions import AuthorizationStatus, IdToken, MeterSample, TransactionState
+from ..domain.transactions import Transaction as ChargingTransaction
 from ..domain.values import (
     ActivationState,
     ConnectorFormat,
@@ -87,7 +103,7 @@ from ..domain.values import (
     RegistrationStatus,
 )
 from ..errors import Conflict, StorageError
-from ..ports import Page, SortKey, StationQuery
+from ..ports import Page, SortKey, StationNotification, StationQuery, TransactionQuery
 from .memory import (
     CHARGER_CODE,
     CHARGER_ID,
@@ -96,6 +112,7 @@ from .memory import (
     dedupe,
     find_conflict,
     search_fold,
+    transaction_sort_key,
 )
 
 if TYPE_CHECKING:
@@ -252,7 +269,100 @@ def _migrate_to_v1(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
 
 
-MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (_migrate_to_v1,)
+_TRANSACTION_ID_COUNTER: Final = "transaction_id"
+"""The ``counters`` row of :meth:`~evcharge_core.ports.TransactionStore.allocate_id`."""
+
+_SCHEMA_V2: Final = (
+    # Charging sessions. No foreign key to stations: a deleted station's sessions are history
+    # and stay. The rowid is the order of first save (find_started's tie-break, as the
+    # reference model's dict order); saves are upserts, which keep it.
+    """
+    CREATE TABLE transactions (
+        station_id TEXT NOT NULL,
+        transaction_id TEXT NOT NULL,
+        connector_id INTEGER NOT NULL,
+        evse_id INTEGER,
+        id_tag TEXT,
+        started_at TEXT,
+        meter_start INTEGER,
+        state TEXT NOT NULL,
+        reservation_id INTEGER,
+        authorization TEXT,
+        stopped_at TEXT,
+        meter_stop INTEGER,
+        stop_reason TEXT,
+        stop_id_tag TEXT,
+        last_meter_wh INTEGER,
+        orphan INTEGER NOT NULL,
+        -- derived at save time
+        started_us INTEGER,                   -- started_at, microseconds since 1970 UTC
+        list_time REAL,                       -- started_at, else stopped_at: POSIX seconds
+        PRIMARY KEY (station_id, transaction_id)
+    )
+    """,
+    # The list order (newest first: DESC puts NULL, no time at all, last), whole and per
+    # station and per state; and the start key of retransmitted starts.
+    "CREATE INDEX transactions_newest_first ON transactions"
+    " (list_time DESC, station_id, transaction_id)",
+    "CREATE INDEX transactions_of_station ON transactions"
+    " (station_id, list_time DESC, transaction_id)",
+    "CREATE INDEX transactions_by_state ON transactions"
+    " (state, list_time DESC, station_id, transaction_id)",
+    "CREATE INDEX transactions_by_start ON transactions"
+    " (station_id, connector_id, started_us) WHERE orphan = 0",
+    """
+    CREATE TABLE id_tokens (
+        id_token TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        expiry_date TEXT,
+        group_id TEXT
+    ) WITHOUT ROWID
+    """,
+    # Append only; the integer key is the order of add() (a new row's key is always above
+    # every existing one).
+    """
+    CREATE TABLE meter_values (
+        id INTEGER PRIMARY KEY,
+        station_id TEXT NOT NULL,
+        connector_id INTEGER NOT NULL,
+        transaction_id TEXT,                  -- NULL: outside any transaction
+        samples TEXT NOT NULL                 -- JSON list of the samples of one add()
+    )
+    """,
+    "CREATE INDEX meter_values_by_transaction ON meter_values (station_id, transaction_id, id)",
+    """
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,               -- the order of add()
+        station_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        received_us INTEGER NOT NULL,         -- received_at, microseconds since 1970 UTC
+        payload TEXT NOT NULL                 -- JSON text, as the station sent it
+    )
+    """,
+    "CREATE INDEX notifications_newest_first ON notifications (station_id, received_us DESC, id)",
+    # Allocated ids (the last one handed out); _roll_back() keeps them past a rollback.
+    """
+    CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL                -- the last value handed out
+    ) WITHOUT ROWID
+    """,
+)
+
+
+def _migrate_to_v2(db: sqlite3.Connection) -> None:
+    """Version 2: charging sessions, id tokens, meter values, notifications, counters."""
+    for statement in _SCHEMA_V2:
+        db.execute(statement)
+    db.execute("INSERT INTO counters (name, value) VALUES (?, 0)", (_TRANSACTION_ID_COUNTER,))
+
+
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
+    _migrate_to_v1,
+    _migrate_to_v2,
+)
 """Step ``n`` takes the schema from version ``n`` to ``n + 1``. Append; never edit a step
 that was released. A step gets the connection inside the migration's transaction and must
 not commit (so no ``executescript``)."""
@@ -579,6 +689,117 @@ def _area_from_row(row: sqlite3.Row) -> Area:
     )
 
 
+def _micros(value: datetime | None) -> int | None:
+    """An aware datetime's instant in microseconds since 1970 UTC (what indexes compare)."""
+    return None if value is None else (value - _EPOCH) // _MICROSECOND
+
+
+def _list_time(transaction: ChargingTransaction) -> float | None:
+    """What the transaction list sorts on, newest first: the reference model's
+    :func:`~evcharge_core.adapters.memory.transaction_sort_key` undone (POSIX seconds of the
+    start, else of the stop), ``None`` for neither (last, as ``DESC`` puts NULL)."""
+    negated = transaction_sort_key(transaction)[0]
+    return None if math.isinf(negated) else -negated
+
+
+_TRANSACTION_COLUMN_NAMES: Final = (
+    "station_id", "transaction_id", "connector_id", "evse_id", "id_tag", "started_at",
+    "meter_start", "state", "reservation_id", "authorization", "stopped_at", "meter_stop",
+    "stop_reason", "stop_id_tag", "last_meter_wh", "orphan", "started_us", "list_time",
+)  # fmt: skip
+_TRANSACTION_COLUMNS: Final = ", ".join(_TRANSACTION_COLUMN_NAMES)
+_SAVE_TRANSACTION: Final = (
+    f"INSERT INTO transactions ({_TRANSACTION_COLUMNS})"  # noqa: S608
+    f" VALUES ({', '.join('?' * len(_TRANSACTION_COLUMN_NAMES))})"
+    " ON CONFLICT (station_id, transaction_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _TRANSACTION_COLUMN_NAMES[2:])
+)
+"""An upsert: a saved transaction keeps its row (and rowid, the order of first save)."""
+_SELECT_TRANSACTIONS: Final = f"SELECT {_TRANSACTION_COLUMNS} FROM transactions"  # noqa: S608
+_TRANSACTION_ORDER: Final = "list_time DESC, station_id, transaction_id"
+"""Newest first by start (orphans by stop), then station and id: the reference model's
+:func:`~evcharge_core.adapters.memory.transaction_sort_key`. ``DESC`` puts transactions
+with neither time (NULL) last; ``TEXT`` compares by code point, like ``str``."""
+
+
+def _transaction_row(t: ChargingTransaction) -> tuple[object, ...]:
+    return (
+        t.station_id,
+        t.transaction_id,
+        t.connector_id,
+        t.evse_id,
+        t.id_tag,
+        _time(t.started_at),
+        t.meter_start,
+        str(t.state),
+        t.reservation_id,
+        None if t.authorization is None else str(t.authorization),
+        _time(t.stopped_at),
+        t.meter_stop,
+        t.stop_reason,
+        t.stop_id_tag,
+        t.last_meter_wh,
+        int(t.orphan),
+        # derived
+        _micros(t.started_at),
+        _list_time(t),
+    )
+
+
+def _transaction_from_row(row: sqlite3.Row) -> ChargingTransaction:
+    authorization = row["authorization"]
+    return ChargingTransaction(
+        station_id=row["station_id"],
+        transaction_id=row["transaction_id"],
+        connector_id=row["connector_id"],
+        evse_id=row["evse_id"],
+        id_tag=row["id_tag"],
+        started_at=_parse_time(row["started_at"]),
+        meter_start=row["meter_start"],
+        state=TransactionState(row["state"]),
+        reservation_id=row["reservation_id"],
+        authorization=None if authorization is None else AuthorizationStatus(authorization),
+        stopped_at=_parse_time(row["stopped_at"]),
+        meter_stop=row["meter_stop"],
+        stop_reason=row["stop_reason"],
+        stop_id_tag=row["stop_id_tag"],
+        last_meter_wh=row["last_meter_wh"],
+        orphan=bool(row["orphan"]),
+    )
+
+
+def _id_token_from_row(row: sqlite3.Row) -> IdToken:
+    return IdToken(
+        id_token=row["id_token"],
+        type=row["type"],
+        status=AuthorizationStatus(row["status"]),
+        expiry_date=_parse_time(row["expiry_date"]),
+        group_id=row["group_id"],
+    )
+
+
+def _dump_samples(samples: Sequence[MeterSample]) -> str:
+    return _json.dumps(builtins.list(samples), unstructure_as=builtins.list[MeterSample])
+
+
+def _load_samples(text: str) -> builtins.list[MeterSample]:
+    return _json.loads(text, builtins.list[MeterSample])
+
+
+def _notification_from_row(row: sqlite3.Row) -> StationNotification:
+    received_at = _parse_time(row["received_at"])
+    assert received_at is not None  # NOT NULL column
+    return StationNotification(row["station_id"], row["action"], received_at, row["payload"])
+
+
+def _slice(total: int, start: int, stop: int) -> tuple[int, int]:
+    """``OFFSET`` and ``LIMIT`` that cut ``rows[start:stop]`` out of ``total`` rows exactly
+    as Python slicing does, out-of-range and negative bounds included (the reference model
+    slices its lists)."""
+    window = range(total)[start:stop]
+    return (window.start, len(window)) if window else (0, 0)
+
+
 # --- queries ---------------------------------------------------------------------------------
 
 _ORDER_BY: Final[dict[tuple[SortKey, bool], str]] = {
@@ -636,6 +857,26 @@ def _where(query: StationQuery) -> tuple[str, builtins.list[object]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def _transaction_where(query: TransactionQuery) -> tuple[str, builtins.list[object]]:
+    clauses: builtins.list[str] = []
+    params: builtins.list[object] = []
+    if query.station_id is not None:
+        clauses.append("station_id = ?")
+        params.append(query.station_id)
+    if query.state is not None:
+        clauses.append("state = ?")
+        params.append(str(query.state))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+_FIND_STARTED: Final = (
+    f"{_SELECT_TRANSACTIONS} WHERE station_id = ? AND orphan = 0 AND connector_id = ?"
+    " AND id_tag IS ? AND started_us IS ? AND meter_start IS ? ORDER BY rowid LIMIT 1"
+)
+"""The first saved of the station's non-orphan transactions with a start key (instants
+compared, as ``datetime`` equality does)."""
+
+
 # --- the repository --------------------------------------------------------------------------
 
 
@@ -646,6 +887,9 @@ class _Connection:
         self.db = db
         self.path = path
         self.busy_timeout = busy_timeout
+        self.last_transaction_id = 0
+        """The last transaction id this process handed out: allocation never goes below it,
+        even if writing the counter back after a failed commit failed too."""
 
     @contextlib.contextmanager
     def errors(self, doing: str) -> Iterator[None]:
@@ -672,9 +916,31 @@ class _SQLiteTransaction:
     def __init__(self, conn: _Connection) -> None:
         self._conn = conn
         self._open = True
+        self.allocated = False
+        """Whether this transaction handed out ids (the counter must outlive a rollback)."""
         self._stations = _SQLiteStationStore(self)
         self._areas = _SQLiteAreaStore(self)
         self._attempts = _SQLiteActivationAttemptStore(self)
+        self._transactions = _SQLiteTransactionStore(self)
+        self._id_tokens = _SQLiteIdTokenStore(self)
+        self._meter_values = _SQLiteMeterValueStore(self)
+        self._notifications = _SQLiteNotificationStore(self)
+
+    @property
+    def transactions(self) -> _SQLiteTransactionStore:
+        return self._transactions
+
+    @property
+    def id_tokens(self) -> _SQLiteIdTokenStore:
+        return self._id_tokens
+
+    @property
+    def meter_values(self) -> _SQLiteMeterValueStore:
+        return self._meter_values
+
+    @property
+    def notifications(self) -> _SQLiteNotificationStore:
+        return self._notifications
 
     @property
     def stations(self) -> _SQLiteStationStore:
@@ -905,6 +1171,184 @@ class _SQLiteActivationAttemptStore:
             conn.db.execute("DELETE FROM activation_attempts WHERE station_id = ?", (station_id,))
 
 
+class _SQLiteTransactionStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    async def allocate_id(self) -> int:
+        conn = self._tx.conn()
+        with conn.errors("allocate a transaction id"):
+            conn.db.execute(
+                "UPDATE counters SET value = max(value, ?) + 1 WHERE name = ?",
+                (conn.last_transaction_id, _TRANSACTION_ID_COUNTER),
+            )
+            allocated: int = conn.db.execute(
+                "SELECT value FROM counters WHERE name = ?", (_TRANSACTION_ID_COUNTER,)
+            ).fetchone()[0]
+        conn.last_transaction_id = allocated
+        self._tx.allocated = True
+        return allocated
+
+    async def get(self, station_id: str, transaction_id: str) -> ChargingTransaction | None:
+        conn = self._tx.conn()
+        with conn.errors("read transactions"):
+            row = conn.db.execute(
+                f"{_SELECT_TRANSACTIONS} WHERE station_id = ? AND transaction_id = ?",
+                (station_id, transaction_id),
+            ).fetchone()
+        return None if row is None else _transaction_from_row(row)
+
+    async def find_started(
+        self,
+        station_id: str,
+        start_key: tuple[int, str | None, datetime | None, int | None],
+    ) -> ChargingTransaction | None:
+        connector_id, id_tag, started_at, meter_start = start_key
+        conn = self._tx.conn()
+        with conn.errors("read transactions"):
+            row = conn.db.execute(
+                _FIND_STARTED,
+                (station_id, connector_id, id_tag, _micros(started_at), meter_start),
+            ).fetchone()
+        return None if row is None else _transaction_from_row(row)
+
+    async def save(self, transaction: ChargingTransaction) -> None:
+        conn = self._tx.conn()
+        with conn.errors("save a transaction"):
+            conn.db.execute(_SAVE_TRANSACTION, _transaction_row(transaction))
+
+    async def list(self, query: TransactionQuery) -> Page[ChargingTransaction]:
+        conn = self._tx.conn()
+        where, params = _transaction_where(query)
+        start = (query.page - 1) * query.page_size
+        with conn.errors("list transactions"):
+            # Only constant fragments: the clauses of _transaction_where().
+            count_sql = f"SELECT count(*) FROM transactions{where}"  # noqa: S608
+            page_sql = (
+                f"{_SELECT_TRANSACTIONS}{where} ORDER BY {_TRANSACTION_ORDER} LIMIT ? OFFSET ?"
+            )
+            total: int = conn.db.execute(count_sql, params).fetchone()[0]
+            offset, limit = _slice(total, start, start + query.page_size)
+            rows = conn.db.execute(page_sql, [*params, limit, offset]).fetchall() if limit else []
+        return Page(
+            items=[_transaction_from_row(row) for row in rows],
+            page=query.page,
+            page_size=query.page_size,
+            total=total,
+        )
+
+
+class _SQLiteIdTokenStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, id_token: str) -> IdToken | None:
+        conn = self._tx.conn()
+        with conn.errors("read id tokens"):
+            row = conn.db.execute(
+                "SELECT * FROM id_tokens WHERE id_token = ?", (id_token,)
+            ).fetchone()
+        return None if row is None else _id_token_from_row(row)
+
+    async def save(self, token: IdToken) -> None:
+        conn = self._tx.conn()
+        with conn.errors("save an id token"):
+            conn.db.execute(
+                "INSERT INTO id_tokens (id_token, type, status, expiry_date, group_id)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id_token) DO UPDATE SET"
+                " type = excluded.type, status = excluded.status,"
+                " expiry_date = excluded.expiry_date, group_id = excluded.group_id",
+                (
+                    token.id_token,
+                    token.type,
+                    str(token.status),
+                    _time(token.expiry_date),
+                    token.group_id,
+                ),
+            )
+
+    async def delete(self, id_token: str) -> bool:
+        conn = self._tx.conn()
+        with conn.errors("delete an id token"):
+            cursor = conn.db.execute("DELETE FROM id_tokens WHERE id_token = ?", (id_token,))
+        return cursor.rowcount > 0
+
+    async def list(self) -> builtins.list[IdToken]:
+        conn = self._tx.conn()
+        with conn.errors("read id tokens"):
+            rows = conn.db.execute("SELECT * FROM id_tokens ORDER BY id_token").fetchall()
+        return [_id_token_from_row(row) for row in rows]
+
+
+class _SQLiteMeterValueStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    async def add(
+        self,
+        station_id: str,
+        connector_id: int,
+        transaction_id: str | None,
+        samples: Sequence[MeterSample],
+    ) -> None:
+        conn = self._tx.conn()
+        if not samples:
+            return
+        with conn.errors("save meter values"):
+            conn.db.execute(
+                "INSERT INTO meter_values (station_id, connector_id, transaction_id, samples)"
+                " VALUES (?, ?, ?, ?)",
+                (station_id, connector_id, transaction_id, _dump_samples(samples)),
+            )
+
+    async def list(self, station_id: str, transaction_id: str | None) -> builtins.list[MeterSample]:
+        conn = self._tx.conn()
+        with conn.errors("read meter values"):
+            rows = conn.db.execute(
+                "SELECT samples FROM meter_values WHERE station_id = ? AND transaction_id IS ?"
+                " ORDER BY id",
+                (station_id, transaction_id),
+            ).fetchall()
+        return [sample for row in rows for sample in _load_samples(row[0])]
+
+
+class _SQLiteNotificationStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    async def add(self, notification: StationNotification) -> None:
+        conn = self._tx.conn()
+        with conn.errors("save a notification"):
+            conn.db.execute(
+                "INSERT INTO notifications (station_id, action, received_at, received_us,"
+                " payload) VALUES (?, ?, ?, ?, ?)",
+                (
+                    notification.station_id,
+                    notification.action,
+                    _time(notification.received_at),
+                    _micros(notification.received_at),
+                    notification.payload,
+                ),
+            )
+
+    async def list(self, station_id: str, limit: int = 100) -> builtins.list[StationNotification]:
+        """Newest first; notifications received at the same instant in the order they were
+        added (the reference model's stable sort)."""
+        conn = self._tx.conn()
+        with conn.errors("read notifications"):
+            if limit < 0:  # sliced as Python does: all but the oldest -limit
+                total = conn.db.execute(
+                    "SELECT count(*) FROM notifications WHERE station_id = ?", (station_id,)
+                ).fetchone()[0]
+                limit = _slice(total, 0, limit)[1]
+            rows = conn.db.execute(
+                "SELECT station_id, action, received_at, payload FROM notifications"
+                " WHERE station_id = ? ORDER BY received_us DESC, id LIMIT ?",
+                (station_id, limit),
+            ).fetchall()
+        return [_notification_from_row(row) for row in rows]
+
+
 class SQLiteRepository:
     """A :class:`~evcharge_core.ports.Repository` in one SQLite file; see the module
     docstring. Create it with :meth:`open`, not with the constructor."""
@@ -941,7 +1385,9 @@ class SQLiteRepository:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SQLiteTransaction]:
-        """A unit of work: one SQLite transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``)."""
+        """A unit of work: one SQLite transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) whose
+        work runs in the savepoint ``work``, so that a rollback can keep the id counter
+        (see :func:`_roll_back`)."""
         self._check_usable()
         async with self._lock:
             self._check_usable()
@@ -952,13 +1398,13 @@ class SQLiteRepository:
                     if conn.db.in_transaction:  # left open by a failed rollback
                         conn.db.execute("ROLLBACK")
                     conn.db.execute("BEGIN IMMEDIATE")
+                    conn.db.execute("SAVEPOINT work")
                 tx = _SQLiteTransaction(conn)
                 try:
                     yield tx
                 except BaseException:
                     tx.end()
-                    with conn.errors("roll back"):
-                        conn.db.execute("ROLLBACK")
+                    _roll_back(conn, keep_ids=tx.allocated)
                     raise
                 tx.end()
                 try:
@@ -967,6 +1413,9 @@ class SQLiteRepository:
                 except StorageError:
                     if conn.db.in_transaction:
                         conn.db.execute("ROLLBACK")
+                    if tx.allocated:
+                        with contextlib.suppress(StorageError):
+                            _keep_ids(conn)
                     raise
             finally:
                 self._holder = None
@@ -983,6 +1432,52 @@ class SQLiteRepository:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.db.execute("PRAGMA optimize")
                 self._conn.db.close()
+
+
+_KEEP_IDS: Final = "UPDATE counters SET value = max(value, ?) WHERE name = ?"
+
+
+def _roll_back(conn: _Connection, *, keep_ids: bool) -> None:
+    """Discard a unit of work; when it handed out transaction ids, keep the counter.
+
+    An allocated id may already have left the process (in a reply), so it must never be
+    handed out again, yet the counter was written inside the transaction being discarded.
+    The repository's one connection cannot write outside its open transaction, and a second
+    connection cannot write while this one holds the write lock. So the work runs in a
+    savepoint: rolling back to it undoes the work, and the counter is written back (never
+    lowered) and committed alone, in the same SQLite transaction, atomically.
+    """
+    db = conn.db
+    with conn.errors("roll back"):
+        if not keep_ids:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            return
+        if not db.in_transaction:  # SQLite already rolled back everything (an I/O error)
+            _keep_ids(conn)
+            return
+        try:
+            db.execute("ROLLBACK TO work")
+            db.execute(_KEEP_IDS, (conn.last_transaction_id, _TRANSACTION_ID_COUNTER))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+def _keep_ids(conn: _Connection) -> None:
+    """Write the id counter back in a transaction of its own (after a failed commit)."""
+    db = conn.db
+    with conn.errors("keep the transaction id counter"):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(_KEEP_IDS, (conn.last_transaction_id, _TRANSACTION_ID_COUNTER))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
 
 # --- opening ---------------------------------------------------------------------------------

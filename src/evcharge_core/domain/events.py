@@ -11,7 +11,7 @@ from datetime import datetime
 
 import attrs
 
-from .values import ConnectorStatus
+from .values import ConnectorStatus, RegistrationStatus
 
 __all__ = [
     "ActivationFailed",
@@ -19,12 +19,20 @@ __all__ = [
     "AreaDeleted",
     "ConnectorStatusChanged",
     "Event",
+    "MeterValuesReceived",
+    "SerialNumberMismatch",
     "StaleStatusReport",
     "StationActivated",
+    "StationBooted",
     "StationChanged",
+    "StationConnected",
     "StationDeleted",
+    "StationDisconnected",
     "StationImported",
     "StatusAnomaly",
+    "TransactionEnded",
+    "TransactionStarted",
+    "TransactionUpdated",
 ]
 
 
@@ -115,6 +123,72 @@ class StaleStatusReport:
     evse_id: int | None = None
 
 
+@attrs.frozen
+class StationConnected:
+    station_id: str
+    at: datetime
+    subprotocol: str
+
+
+@attrs.frozen
+class StationDisconnected:
+    station_id: str
+    at: datetime
+
+
+@attrs.frozen
+class StationBooted:
+    """A BootNotification was answered ``status``."""
+
+    station_id: str
+    at: datetime
+    status: RegistrationStatus
+
+
+@attrs.frozen
+class SerialNumberMismatch:
+    """The serial number a station reports differs from the one it was imported with."""
+
+    station_id: str
+    imported: str
+    reported: str
+
+
+@attrs.frozen
+class TransactionStarted:
+    station_id: str
+    transaction_id: str
+    connector_id: int
+    id_tag: str | None
+    at: datetime
+
+
+@attrs.frozen
+class TransactionUpdated:
+    """New meter values for a running transaction."""
+
+    station_id: str
+    transaction_id: str
+    energy_wh: int | None
+
+
+@attrs.frozen
+class TransactionEnded:
+    station_id: str
+    transaction_id: str
+    at: datetime
+    energy_wh: int | None
+    orphan: bool = False
+
+
+@attrs.frozen
+class MeterValuesReceived:
+    station_id: str
+    connector_id: int
+    transaction_id: str | None
+    samples: int
+
+
 Event = (
     StationChanged
     | StationDeleted
@@ -126,4 +200,12 @@ Event = (
     | ConnectorStatusChanged
     | StatusAnomaly
     | StaleStatusReport
+    | StationConnected
+    | StationDisconnected
+    | StationBooted
+    | SerialNumberMismatch
+    | TransactionStarted
+    | TransactionUpdated
+    | TransactionEnded
+    | MeterValuesReceived
 )

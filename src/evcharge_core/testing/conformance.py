@@ -9,11 +9,21 @@ The suite has two parts:
   conflicts and what they leave behind, commit and rollback, the serialisation of
   transactions, every filter, the search and every sort key of the station list in both
   directions against the reference model, areas, activation attempts, the ``get_by_*``
-  look-ups, and ``close()``.
+  look-ups, and ``close()``; and for the charging stores: round trips of generated charging
+  sessions, id tokens, meter samples and notifications, ``find_started`` (the first saved
+  non-orphan session of the station with the start key), the session list's filters,
+  order (:func:`~evcharge_core.adapters.memory.transaction_sort_key`) and pages against the
+  reference rule, ``allocate_id`` (increasing, never reused after a rollback), the id token
+  order, meter values in the order added, notifications newest first (ties in the order
+  added) with a limit, and rollbacks that discard writes to every one of these stores.
 * :func:`make_stateful_test`, a hypothesis state machine that runs random saves, batch
-  saves, deletions, failed and partly failed transactions, look-ups and list queries
-  against your adapter and :class:`~evcharge_core.adapters.memory.InMemoryRepository` side
-  by side, and fails on the first observable difference.
+  saves, deletions, failed and partly failed transactions, look-ups and list queries on
+  every store (stations, areas, activation attempts, charging sessions with stops and
+  orphan stops, id tokens, meter values, notifications, transactions writing to all of
+  them that commit or abort) against your adapter and
+  :class:`~evcharge_core.adapters.memory.InMemoryRepository` side by side, and fails on the
+  first observable difference. Allocated transaction ids are not compared with the model's
+  (an adapter may skip ids); each repository's must increase and never repeat.
 
 Run it against your adapter with pytest (no pytest plugin is needed; the tests drive their
 own event loop)::
@@ -48,8 +58,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import unittest
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -58,7 +68,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from ..adapters.memory import InMemoryRepository, page_of
+from ..adapters.memory import InMemoryRepository, page_of, transaction_sort_key
 from ..domain.activation import ThrottleState
 from ..domain.model import (
     Area,
@@ -70,6 +80,15 @@ from ..domain.model import (
     StatusRecord,
 )
 from ..domain.status import station_operational_status, station_status
+from ..domain.transactions import (
+    AuthorizationStatus,
+    IdToken,
+    MeterSample,
+    TransactionState,
+    orphan_stop,
+    stop_transaction,
+)
+from ..domain.transactions import Transaction as ChargingTransaction
 from ..domain.values import (
     ActivationState,
     ConnectorFormat,
@@ -79,7 +98,14 @@ from ..domain.values import (
     PowerType,
 )
 from ..errors import Conflict
-from ..ports import Page, Repository, SortKey, StationQuery
+from ..ports import (
+    Page,
+    Repository,
+    SortKey,
+    StationNotification,
+    StationQuery,
+    TransactionQuery,
+)
 from . import strategies as gen
 
 __all__ = ["CONFORMANCE_SETTINGS", "RepositoryConformance", "make_stateful_test"]
@@ -219,6 +245,122 @@ def _queries() -> st.SearchStrategy[StationQuery]:
         activation=st.none() | st.sampled_from(ActivationState),
         sort=st.sampled_from(SortKey),
         descending=st.booleans(),
+    )
+
+
+# --- charging sessions, id tokens, meter values, notifications: pools and rules ---------------
+
+_SESSION_STATIONS: Final = ["ST1", "ST2", "st1"]
+_SESSION_IDS: Final = ["1", "2", "9", "10", "tx-a"]
+_SESSION_TIMES: Final = (
+    st.sampled_from(
+        [
+            _T0,
+            _T0 + timedelta(microseconds=1),
+            _T0 + timedelta(hours=1),
+            _T0 - timedelta(days=400),
+        ]
+    )
+    | gen.utc_datetimes()
+)
+_POOLED_TRANSACTIONS: Final = gen.transactions(
+    ids=st.sampled_from(_SESSION_IDS),
+    station_id_strategy=st.sampled_from(_SESSION_STATIONS),
+    connector_numbers=st.integers(1, 2),
+    id_tag_strategy=st.sampled_from([None, "TAG", "tag"]),
+    time_strategy=_SESSION_TIMES,
+    meter_strategy=st.sampled_from([0, 100]),
+)
+"""Sessions from small pools, so that keys repeat, start keys collide and the order ties."""
+_POOLED_TOKENS: Final = gen.id_tokens(ids=st.sampled_from(["A", "a", "B", "10", "9", "ä", "Z"]))
+_METER_KEYS: Final = [(station, tx) for station in ("ST1", "ST2") for tx in ("1", "2", None)]
+_POOLED_NOTIFICATIONS: Final = gen.notifications(
+    station_id_strategy=st.sampled_from(["ST1", "ST2"]), time_strategy=_SESSION_TIMES
+)
+
+
+def _unique_transactions(max_size: int = 8) -> st.SearchStrategy[list[ChargingTransaction]]:
+    return st.lists(
+        _POOLED_TRANSACTIONS,
+        max_size=max_size,
+        unique_by=lambda t: (t.station_id, t.transaction_id),
+    )
+
+
+def _transaction_queries() -> st.SearchStrategy[TransactionQuery]:
+    return st.builds(
+        TransactionQuery,
+        station_id=st.none() | st.sampled_from([*_SESSION_STATIONS, "elsewhere"]),
+        state=st.none() | st.sampled_from(TransactionState),
+        page=st.integers(1, 3),
+        page_size=st.integers(1, 4),
+    )
+
+
+def _saved(transactions: Iterable[ChargingTransaction]) -> list[ChargingTransaction]:
+    """What saving ``transactions`` in turn leaves: the last of each key, in the order each
+    key was first saved."""
+    latest: dict[tuple[str, str], ChargingTransaction] = {}
+    for t in transactions:
+        latest[t.station_id, t.transaction_id] = t
+    return list(latest.values())
+
+
+def _expected_transactions(
+    saved: Iterable[ChargingTransaction], query: TransactionQuery
+) -> tuple[list[ChargingTransaction], int]:
+    """The rule of the list: filter, order by
+    :func:`~evcharge_core.adapters.memory.transaction_sort_key` (newest start first, orphans
+    by their stop, then station and id by code point), then cut the page."""
+    selected = sorted(
+        (
+            t
+            for t in saved
+            if (query.station_id is None or t.station_id == query.station_id)
+            and (query.state is None or t.state is query.state)
+        ),
+        key=transaction_sort_key,
+    )
+    start = (query.page - 1) * query.page_size
+    return selected[start : start + query.page_size], len(selected)
+
+
+def _expected_find(
+    saved: Iterable[ChargingTransaction],
+    station_id: str,
+    start_key: tuple[int, str | None, datetime | None, int | None],
+) -> ChargingTransaction | None:
+    """The first saved non-orphan session of the station with that start key."""
+    for t in saved:
+        if t.station_id == station_id and not t.orphan and t.start_key == start_key:
+            return t
+    return None
+
+
+def _expected_notifications(
+    added: Iterable[StationNotification], station_id: str, limit: int
+) -> list[StationNotification]:
+    """Newest first; those received at the same instant in the order they were added."""
+    mine = [n for n in added if n.station_id == station_id]
+    return sorted(mine, key=lambda n: n.received_at, reverse=True)[:limit]
+
+
+async def _all_transactions(repository: Repository) -> list[ChargingTransaction]:
+    async with repository.transaction() as tx:
+        return list((await tx.transactions.list(TransactionQuery(page_size=_ALL))).items)
+
+
+def _session(
+    station_id: str, transaction_id: str, started_at: datetime | None, **fields: Any
+) -> ChargingTransaction:
+    return ChargingTransaction(
+        station_id=station_id,
+        transaction_id=transaction_id,
+        connector_id=fields.pop("connector_id", 1),
+        id_tag=fields.pop("id_tag", "TAG"),
+        started_at=started_at,
+        meter_start=fields.pop("meter_start", None if started_at is None else 0),
+        **fields,
     )
 
 
@@ -828,6 +970,397 @@ class RepositoryConformance(abc.ABC):
 
         self.run(scenario)
 
+    # charging sessions
+
+    @CONFORMANCE_SETTINGS
+    @given(transactions=_unique_transactions(), data=st.data())
+    def test_transaction_round_trip(
+        self, transactions: list[ChargingTransaction], data: st.DataObject
+    ) -> None:
+        """Saved sessions come back equal by ``(station_id, transaction_id)``; saving again
+        replaces; the same id at another station is another session."""
+        chosen = (
+            data.draw(st.lists(st.sampled_from(transactions), unique=True)) if transactions else []
+        )
+        replaced = [attrs.evolve(t, stop_reason="Replaced", last_meter_wh=7) for t in chosen]
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                for t in transactions:
+                    await tx.transactions.save(t)
+            async with repository.transaction() as tx:
+                for t in transactions:
+                    assert await tx.transactions.get(t.station_id, t.transaction_id) == t
+                for t in replaced:
+                    await tx.transactions.save(t)
+            current = _saved([*transactions, *replaced])
+            async with repository.transaction() as tx:
+                for t in current:
+                    assert await tx.transactions.get(t.station_id, t.transaction_id) == t
+                assert await tx.transactions.get("ST1", "no such id") is None
+                assert await tx.transactions.get("elsewhere", "1") is None
+            assert sorted(await _all_transactions(repository), key=transaction_sort_key) == (
+                sorted(current, key=transaction_sort_key)
+            )
+
+        self.run(scenario)
+
+    @CONFORMANCE_SETTINGS
+    @given(
+        transactions=st.lists(_POOLED_TRANSACTIONS, max_size=10),
+        probes=st.lists(
+            st.tuples(
+                st.sampled_from([*_SESSION_STATIONS, "elsewhere"]),
+                st.integers(0, 2),
+                st.sampled_from([None, "TAG", "tag"]),
+                st.none() | _SESSION_TIMES,
+                st.sampled_from([None, 0, 100]),
+            ),
+            max_size=5,
+        ),
+    )
+    def test_find_started(
+        self,
+        transactions: list[ChargingTransaction],
+        probes: list[tuple[str, int, str | None, datetime | None, int | None]],
+    ) -> None:
+        """The first saved non-orphan session of the station with the start key (connector,
+        id tag, start time as an instant, meter start); orphans are never found."""
+        saved = _saved(transactions)
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                for t in transactions:
+                    await tx.transactions.save(t)
+            async with repository.transaction() as tx:
+                wanted = [(t.station_id, t.start_key) for t in saved]
+                wanted += [(station, (c, tag, at, meter)) for station, c, tag, at, meter in probes]
+                for station_id, key in wanted:
+                    found = await tx.transactions.find_started(station_id, key)
+                    assert found == _expected_find(saved, station_id, key), (station_id, key)
+
+        self.run(scenario)
+
+    def test_find_started_rules(self) -> None:
+        async def scenario(repository: Repository) -> None:
+            active = _session("ST1", "1", _T0, connector_id=2, id_tag="TAG", meter_start=50)
+            orphan = orphan_stop("ST1", "2", meter_stop=9, timestamp=_T0, reason=None, id_tag="TAG")
+            async with repository.transaction() as tx:
+                await tx.transactions.save(active)
+                await tx.transactions.save(orphan)
+                key = active.start_key
+                assert await tx.transactions.find_started("ST1", key) == active
+                # the start time is compared as an instant
+                berlin = timezone(timedelta(hours=1))
+                assert (
+                    await tx.transactions.find_started(
+                        "ST1", (2, "TAG", _T0.astimezone(berlin), 50)
+                    )
+                    == active
+                )
+                for other in [(1, "TAG", _T0, 50), (2, "tag", _T0, 50), (2, None, _T0, 50),
+                              (2, "TAG", _T0 + timedelta(microseconds=1), 50),
+                              (2, "TAG", _T0, 51), (2, "TAG", None, 50),
+                              (2, "TAG", _T0, None)]:  # fmt: skip
+                    assert await tx.transactions.find_started("ST1", other) is None, other
+                assert await tx.transactions.find_started("ST2", key) is None
+                assert await tx.transactions.find_started("ST1", orphan.start_key) is None
+                # ended sessions are found too (a late retransmission of their start)
+                ended = stop_transaction(
+                    active, meter_stop=80, timestamp=_T0, reason=None, id_tag=None
+                )
+                await tx.transactions.save(ended)
+                assert await tx.transactions.find_started("ST1", key) == ended
+
+        self.run(scenario)
+
+    @CONFORMANCE_SETTINGS
+    @given(transactions=_unique_transactions(max_size=9), query=_transaction_queries())
+    def test_transaction_list_matches_the_model(
+        self, transactions: list[ChargingTransaction], query: TransactionQuery
+    ) -> None:
+        """Any query: the same page, total and order as the reference rule, and pages of
+        every station and state that add up to the whole list."""
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                for t in transactions:
+                    await tx.transactions.save(t)
+                page = await tx.transactions.list(query)
+            items, total = _expected_transactions(transactions, query)
+            assert (list(page.items), page.total) == (items, total), query
+            assert (page.page, page.page_size) == (query.page, query.page_size)
+            for station_id in (None, "ST1"):
+                for state in (None, *TransactionState):
+                    whole = TransactionQuery(station_id, state, page_size=_ALL)
+                    expected, count = _expected_transactions(transactions, whole)
+                    pages: list[ChargingTransaction] = []
+                    for number in range(1, count // 2 + 3):
+                        async with repository.transaction() as tx:
+                            part = await tx.transactions.list(
+                                TransactionQuery(station_id, state, number, 2)
+                            )
+                        assert part.total == count, whole
+                        pages.extend(part.items)
+                    assert pages == expected, whole
+
+        self.run(scenario)
+
+    def test_transaction_list_order_rules(self) -> None:
+        """Newest start first, an orphan by its stop time, ties by station then id (code
+        point: ``"10"`` before ``"9"``), sessions without any time last."""
+        hour = timedelta(hours=1)
+        orphan = orphan_stop("ST1", "77", meter_stop=5, timestamp=_T0 + 2 * hour,
+                             reason="Other", id_tag=None)  # fmt: skip
+        sessions = {
+            "a": _session("ST1", "9", _T0 + hour),
+            "b": _session("ST1", "10", _T0 + hour),
+            "c": _session("ST0", "5", _T0 + hour, state=TransactionState.ENDED,
+                          stopped_at=_T0 + 3 * hour, meter_stop=10),
+            "d": orphan,
+            "e": _session("ST1", "1", _T0),
+            "f": _session("ST1", "0", None),
+        }  # fmt: skip
+        expected = {
+            TransactionQuery(): "dcbaef",
+            TransactionQuery(station_id="ST1"): "dbaef",
+            TransactionQuery(state=TransactionState.ACTIVE): "baef",
+            TransactionQuery(state=TransactionState.ENDED): "dc",
+            TransactionQuery(station_id="ST0", state=TransactionState.ACTIVE): "",
+            TransactionQuery(page=2, page_size=4): "ef",
+            TransactionQuery(page=3, page_size=4): "",
+        }
+        names = {(t.station_id, t.transaction_id): name for name, t in sessions.items()}
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                for t in sessions.values():
+                    await tx.transactions.save(t)
+            for query, order in expected.items():
+                async with repository.transaction() as tx:
+                    page = await tx.transactions.list(query)
+                got = "".join(names[t.station_id, t.transaction_id] for t in page.items)
+                assert got == order, query
+                assert page.total == _expected_transactions(sessions.values(), query)[1]
+
+        self.run(scenario)
+
+    def test_allocate_id(self) -> None:
+        """Positive and increasing; an id allocated by a transaction that rolled back is not
+        handed out again (it may already be in a reply to a station)."""
+
+        async def scenario(repository: Repository) -> None:
+            allocated: list[int] = []
+
+            async def allocate(count: int, *, fail: bool = False, save: bool = False) -> None:
+                async with repository.transaction() as tx:
+                    allocated.extend([await tx.transactions.allocate_id() for _ in range(count)])
+                    if save:
+                        await tx.transactions.save(_session("ST1", str(allocated[-1]), _T0))
+                    if fail:
+                        raise _Abort
+
+            await allocate(2)
+            with pytest.raises(_Abort):
+                await allocate(1, fail=True, save=True)
+            async with repository.transaction() as tx:
+                assert await tx.transactions.get("ST1", str(allocated[-1])) is None
+            await allocate(1)
+            with pytest.raises(_Abort):
+                await allocate(2, fail=True)
+            await allocate(1)
+            assert allocated[0] > 0
+            assert allocated == sorted(set(allocated)), allocated
+
+        self.run(scenario)
+
+    # id tokens
+
+    @CONFORMANCE_SETTINGS
+    @given(tokens=st.lists(_POOLED_TOKENS, max_size=7), data=st.data())
+    def test_id_tokens(self, tokens: list[IdToken], data: st.DataObject) -> None:
+        """Save (the last save of an id wins), get, delete; the list is ordered by id token
+        (code point)."""
+        latest = {t.id_token: t for t in tokens}
+        gone = data.draw(st.lists(st.sampled_from(sorted(latest)), unique=True)) if latest else []
+        blocked = [
+            attrs.evolve(t, status=AuthorizationStatus.BLOCKED, expiry_date=None)
+            for t in list(latest.values())[:2]
+        ]
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                for token in tokens:
+                    await tx.id_tokens.save(token)
+            async with repository.transaction() as tx:
+                for token in latest.values():
+                    assert await tx.id_tokens.get(token.id_token) == token
+                assert await tx.id_tokens.list() == [latest[k] for k in sorted(latest)]
+                for token in blocked:
+                    await tx.id_tokens.save(token)
+                for id_token in gone:
+                    assert await tx.id_tokens.delete(id_token) is True
+                    assert await tx.id_tokens.delete(id_token) is False
+            current = latest | {t.id_token: t for t in blocked}
+            for id_token in gone:
+                del current[id_token]
+            async with repository.transaction() as tx:
+                assert await tx.id_tokens.get("no such token") is None
+                for id_token in gone:
+                    assert await tx.id_tokens.get(id_token) is None
+                assert await tx.id_tokens.list() == [current[k] for k in sorted(current)]
+
+        self.run(scenario)
+
+    # meter values
+
+    @CONFORMANCE_SETTINGS
+    @given(
+        adds=st.lists(
+            st.tuples(
+                st.sampled_from(_METER_KEYS),
+                st.integers(0, 2),
+                st.lists(gen.meter_samples(), max_size=3),
+            ),
+            max_size=8,
+        ),
+        split=st.integers(0, 8),
+    )
+    def test_meter_values(
+        self,
+        adds: list[tuple[tuple[str, str | None], int, list[MeterSample]]],
+        split: int,
+    ) -> None:
+        """Kept per station and transaction (``None``: outside any), in the order added,
+        whatever the connector; over several transactions."""
+
+        async def scenario(repository: Repository) -> None:
+            for part in (adds[:split], adds[split:]):
+                async with repository.transaction() as tx:
+                    for (station_id, transaction_id), connector_id, samples in part:
+                        await tx.meter_values.add(station_id, connector_id, transaction_id, samples)
+            async with repository.transaction() as tx:
+                for station_id, transaction_id in [*_METER_KEYS, ("ST3", None)]:
+                    expected = [
+                        sample
+                        for key, _, samples in adds
+                        if key == (station_id, transaction_id)
+                        for sample in samples
+                    ]
+                    got = await tx.meter_values.list(station_id, transaction_id)
+                    assert got == expected, (station_id, transaction_id)
+
+        self.run(scenario)
+
+    # notifications
+
+    @CONFORMANCE_SETTINGS
+    @given(
+        notes=st.lists(_POOLED_NOTIFICATIONS, max_size=8),
+        limits=st.lists(st.integers(0, 9), max_size=3),
+    )
+    def test_notifications(self, notes: list[StationNotification], limits: list[int]) -> None:
+        """Per station, newest first (ties in the order added), at most ``limit``."""
+
+        async def scenario(repository: Repository) -> None:
+            for note in notes:
+                async with repository.transaction() as tx:
+                    await tx.notifications.add(note)
+            async with repository.transaction() as tx:
+                for station_id in ("ST1", "ST2", "ST3"):
+                    got = await tx.notifications.list(station_id)
+                    assert got == _expected_notifications(notes, station_id, 100)
+                    for limit in limits:
+                        got = await tx.notifications.list(station_id, limit)
+                        assert got == _expected_notifications(notes, station_id, limit)
+
+        self.run(scenario)
+
+    def test_notification_rules(self) -> None:
+        def note(station_id: str, at: datetime, text: str) -> StationNotification:
+            return StationNotification(station_id, "DataTransfer", at, f'{{"n": "{text}"}}')
+
+        later = _T0 + timedelta(seconds=1)
+        notes = [note("ST1", _T0, "first"), note("ST1", later, "second"),
+                 note("ST2", later, "other"), note("ST1", _T0, "third")]  # fmt: skip
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                for n in notes:
+                    await tx.notifications.add(n)
+                assert await tx.notifications.list("ST1") == [notes[1], notes[0], notes[3]]
+                assert await tx.notifications.list("ST1", 2) == [notes[1], notes[0]]
+                assert await tx.notifications.list("ST1", 0) == []
+                assert await tx.notifications.list("ST2") == [notes[2]]
+                assert await tx.notifications.list("nobody") == []
+
+        self.run(scenario)
+
+    # the new stores in transactions
+
+    def test_rollback_discards_every_new_store(self) -> None:
+        """Nothing a failed transaction wrote to sessions, id tokens, meter values or
+        notifications is kept, and what was committed before is untouched."""
+        session = _session("ST1", "1", _T0)
+        token = IdToken("TAG")
+        sample = MeterSample(_T0, 10.0)
+        note = StationNotification("ST1", "DataTransfer", _T0, "{}")
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                await tx.transactions.save(session)
+                await tx.id_tokens.save(token)
+                await tx.meter_values.add("ST1", 1, "1", [sample])
+                await tx.notifications.add(note)
+
+            async def failing() -> None:
+                async with repository.transaction() as tx:
+                    await tx.transactions.save(attrs.evolve(session, last_meter_wh=99))
+                    await tx.transactions.save(_session("ST1", "2", _T0))
+                    await tx.id_tokens.save(attrs.evolve(token, status=AuthorizationStatus.BLOCKED))
+                    await tx.id_tokens.save(IdToken("OTHER"))
+                    await tx.meter_values.add("ST1", 1, "1", [sample, sample])
+                    await tx.meter_values.add("ST1", 1, None, [sample])
+                    await tx.notifications.add(attrs.evolve(note, action="Heartbeat"))
+                    await tx.transactions.allocate_id()
+                    # and it reads its own writes
+                    assert await tx.transactions.get("ST1", "2") is not None
+                    assert len(await tx.meter_values.list("ST1", "1")) == 3
+                    assert len(await tx.notifications.list("ST1")) == 2
+                    assert [t.id_token for t in await tx.id_tokens.list()] == ["OTHER", "TAG"]
+                    assert await tx.id_tokens.delete("TAG") is True
+                    raise _Abort
+
+            with pytest.raises(_Abort):
+                await failing()
+            assert await _all_transactions(repository) == [session]
+            async with repository.transaction() as tx:
+                assert await tx.id_tokens.list() == [token]
+                assert await tx.meter_values.list("ST1", "1") == [sample]
+                assert await tx.meter_values.list("ST1", None) == []
+                assert await tx.notifications.list("ST1") == [note]
+
+        self.run(scenario)
+
+    def test_new_stores_after_their_transaction(self) -> None:
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                stores = (tx.transactions, tx.id_tokens, tx.meter_values, tx.notifications)
+            transactions, id_tokens, meter_values, notifications = stores
+            calls: list[Callable[[], Awaitable[object]]] = [
+                transactions.allocate_id,
+                lambda: transactions.get("ST1", "1"),
+                lambda: transactions.list(TransactionQuery()),
+                id_tokens.list,
+                lambda: meter_values.list("ST1", None),
+                lambda: notifications.list("ST1"),
+            ]
+            for call in calls:
+                with pytest.raises(RuntimeError):
+                    await call()
+
+        self.run(scenario)
+
 
 # --- the model-based test --------------------------------------------------------------------
 
@@ -864,6 +1397,7 @@ def make_stateful_test(
             self.loop = asyncio.new_event_loop()
             self.subject = self.loop.run_until_complete(factory())
             self.model = InMemoryRepository()
+            self.last_ids: dict[str, int] = {}
 
         def teardown(self) -> None:
             try:
@@ -993,13 +1527,192 @@ def make_stateful_test(
 
             self.both(op)
 
+        # charging sessions, id tokens, meter values, notifications
+
+        @rule(transaction=_POOLED_TRANSACTIONS)
+        def save_transaction(self, transaction: ChargingTransaction) -> None:
+            async def op(repository: Repository) -> object:
+                async with repository.transaction() as tx:
+                    await tx.transactions.save(transaction)
+                    return await tx.transactions.get(
+                        transaction.station_id, transaction.transaction_id
+                    )
+
+            self.both(op)
+
+        @rule(
+            station_id=st.sampled_from(_SESSION_STATIONS),
+            transaction_id=st.sampled_from(_SESSION_IDS),
+            meter_stop=st.integers(0, 500),
+            at=_SESSION_TIMES,
+        )
+        def stop_transaction(
+            self, station_id: str, transaction_id: str, meter_stop: int, at: datetime
+        ) -> None:
+            """A stop as the charging service does it: of a known session, or an orphan."""
+
+            async def op(repository: Repository) -> object:
+                async with repository.transaction() as tx:
+                    known = await tx.transactions.get(station_id, transaction_id)
+                    stopped = (
+                        orphan_stop(station_id, transaction_id, meter_stop=meter_stop,
+                                    timestamp=at, reason=None, id_tag=None)
+                        if known is None
+                        else stop_transaction(known, meter_stop=meter_stop, timestamp=at,
+                                              reason="Local", id_tag=None)
+                    )  # fmt: skip
+                    await tx.transactions.save(stopped)
+                    return stopped
+
+            self.both(op)
+
+        @rule(
+            station_id=st.sampled_from(_SESSION_STATIONS),
+            key=st.tuples(
+                st.integers(0, 2),
+                st.sampled_from([None, "TAG", "tag"]),
+                st.none() | _SESSION_TIMES,
+                st.sampled_from([None, 0, 100]),
+            ),
+        )
+        def find_started(
+            self, station_id: str, key: tuple[int, str | None, datetime | None, int | None]
+        ) -> None:
+            async def op(repository: Repository) -> object:
+                async with repository.transaction() as tx:
+                    return await tx.transactions.find_started(station_id, key)
+
+            self.both(op)
+
+        @rule(query=_transaction_queries())
+        def list_transactions(self, query: TransactionQuery) -> None:
+            async def op(repository: Repository) -> object:
+                async with repository.transaction() as tx:
+                    page = await tx.transactions.list(query)
+                return list(page.items), page.total
+
+            self.both(op)
+
+        def allocate_on(self, repository: Repository, count: int, abort: bool) -> list[int]:
+            async def op() -> list[int]:
+                async with repository.transaction() as tx:
+                    ids = [await tx.transactions.allocate_id() for _ in range(count)]
+                    if abort:
+                        raise _Abort(ids)
+                return ids
+
+            try:
+                return self.loop.run_until_complete(op())
+            except _Abort as aborted:
+                allocated: list[int] = aborted.args[0]
+                return allocated
+
+        @rule(count=st.integers(1, 3), abort=st.booleans())
+        def allocate_ids(self, count: int, abort: bool) -> None:
+            """Ids need not equal the model's, only increase and never repeat (each
+            repository against its own history)."""
+            for name, repository in (("model", self.model), ("adapter", self.subject)):
+                ids = self.allocate_on(repository, count, abort)
+                last = self.last_ids.get(name, 0)
+                assert ids == sorted(set(ids)), f"{name}: {ids}"
+                assert ids[0] > last, f"{name}: {ids[0]} after {last}"
+                self.last_ids[name] = ids[-1]
+
+        @rule(token=_POOLED_TOKENS)
+        def save_id_token(self, token: IdToken) -> None:
+            async def op(repository: Repository) -> object:
+                async with repository.transaction() as tx:
+                    await tx.id_tokens.save(token)
+                    return await tx.id_tokens.get(token.id_token)
+
+            self.both(op)
+
+        @rule(id_token=st.sampled_from(["A", "a", "B", "ä"]))
+        def delete_id_token(self, id_token: str) -> None:
+            async def op(repository: Repository) -> bool:
+                async with repository.transaction() as tx:
+                    return await tx.id_tokens.delete(id_token)
+
+            self.both(op)
+
+        @rule(
+            key=st.sampled_from(_METER_KEYS),
+            connector_id=st.integers(0, 2),
+            samples=st.lists(gen.meter_samples(), max_size=3),
+        )
+        def add_meter_values(
+            self, key: tuple[str, str | None], connector_id: int, samples: list[MeterSample]
+        ) -> None:
+            station_id, transaction_id = key
+
+            async def op(repository: Repository) -> object:
+                async with repository.transaction() as tx:
+                    await tx.meter_values.add(station_id, connector_id, transaction_id, samples)
+                    return await tx.meter_values.list(station_id, transaction_id)
+
+            self.both(op)
+
+        @rule(note=_POOLED_NOTIFICATIONS, limit=st.integers(0, 4))
+        def add_notification(self, note: StationNotification, limit: int) -> None:
+            async def op(repository: Repository) -> object:
+                async with repository.transaction() as tx:
+                    await tx.notifications.add(note)
+                    return await tx.notifications.list(note.station_id, limit)
+
+            self.both(op)
+
+        @rule(
+            transaction=_POOLED_TRANSACTIONS,
+            token=_POOLED_TOKENS,
+            key=st.sampled_from(_METER_KEYS),
+            samples=st.lists(gen.meter_samples(), min_size=1, max_size=2),
+            note=_POOLED_NOTIFICATIONS,
+            station=_POOLED_STATIONS,
+            abort=st.booleans(),
+        )
+        def charging_transaction(
+            self,
+            *,
+            transaction: ChargingTransaction,
+            token: IdToken,
+            key: tuple[str, str | None],
+            samples: list[MeterSample],
+            note: StationNotification,
+            station: Station,
+            abort: bool,
+        ) -> None:
+            """Writes to every store in one transaction (a station save that may conflict,
+            caught), then a commit or an abort."""
+
+            async def op(repository: Repository) -> str:
+                async with repository.transaction() as tx:
+                    await tx.transactions.save(transaction)
+                    await tx.id_tokens.save(token)
+                    await tx.meter_values.add(key[0], 1, key[1], samples)
+                    await tx.notifications.add(note)
+                    await tx.id_tokens.delete("B")
+                    try:
+                        await tx.stations.save(station)
+                        result = "saved"
+                    except Conflict:
+                        result = "conflicted"
+                    if abort:
+                        raise _Abort
+                return result
+
+            self.both(op)
+
         @invariant()
         def same_contents(self) -> None:
             async def op(repository: Repository) -> object:
                 async with repository.transaction() as tx:
                     page = await tx.stations.list(StationQuery(page_size=_ALL))
                     areas = await tx.areas.list()
-                return list(page.items), areas
+                    sessions = await tx.transactions.list(TransactionQuery(page_size=_ALL))
+                    tokens = await tx.id_tokens.list()
+                    samples = [await tx.meter_values.list(*key) for key in _METER_KEYS]
+                    notes = [await tx.notifications.list(s) for s in ("ST1", "ST2")]
+                return list(page.items), areas, list(sessions.items), tokens, samples, notes
 
             self.both(op)
 

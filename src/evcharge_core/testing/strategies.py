@@ -13,6 +13,9 @@ so that property tests stay fast.
   ones that were activated.
 * :func:`station_lists` draws several stations that can be stored together: no two share a
   station id, station code, charger code, charger id or connector id.
+* :func:`transactions` draws charging sessions (active, ended, or orphan stops),
+  :func:`id_tokens` entries of the authorisation registry, :func:`meter_samples` sampled
+  values and :func:`notifications` station-initiated messages.
 * Every strategy that draws an identifier takes the strategy to draw it from, so a test can
   narrow the pools (``st.sampled_from([...])``) to make collisions and ties likely.
 
@@ -22,6 +25,7 @@ Importing this module requires hypothesis (the ``test`` extra).
 from __future__ import annotations
 
 import functools
+import json
 import string
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar
@@ -44,6 +48,13 @@ from ..domain.model import (
     Station,
     StatusRecord,
 )
+from ..domain.transactions import (
+    AuthorizationStatus,
+    IdToken,
+    MeterSample,
+    Transaction,
+    TransactionState,
+)
 from ..domain.values import (
     MAX_AMPERAGE,
     MAX_VOLTAGE,
@@ -58,6 +69,7 @@ from ..domain.values import (
     Protocol,
     RegistrationStatus,
 )
+from ..ports import StationNotification
 
 __all__ = [
     "CODE_ALPHABET",
@@ -70,8 +82,12 @@ __all__ = [
     "connector_specs",
     "connectors",
     "entity_ids",
+    "id_tags",
+    "id_tokens",
     "macs",
+    "meter_samples",
     "names",
+    "notifications",
     "reported_infos",
     "station_ids",
     "station_keys",
@@ -79,6 +95,8 @@ __all__ = [
     "stations",
     "status_records",
     "throttle_states",
+    "transaction_ids",
+    "transactions",
     "utc_datetimes",
 ]
 
@@ -558,3 +576,192 @@ def station_lists(
         seen_keys.update(keys)
     assume(len(result) >= min_size)
     return result
+
+
+# --- charging sessions, id tokens, meter values, notifications -------------------------------
+
+_MAX_WH: Final = 10**9
+_ID_TOKEN_TYPES: Final = st.sampled_from(
+    ["ISO14443", "ISO15693", "eMAID", "Central", "KeyCode", "Local", "MacAddress"]
+)
+_STOP_REASONS: Final = st.sampled_from(
+    ["Local", "Remote", "EVDisconnected", "PowerLoss", "Reboot", "DeAuthorized", "Other"]
+)
+_NOTIFICATION_ACTIONS: Final = st.sampled_from(
+    [
+        "FirmwareStatusNotification",
+        "DiagnosticsStatusNotification",
+        "LogStatusNotification",
+        "SecurityEventNotification",
+        "DataTransfer",
+    ]
+)
+TransactionKind = Literal["active", "ended", "orphan"]
+"""What a drawn charging session is: see :func:`transactions`."""
+_TRANSACTION_KINDS: Final[tuple[TransactionKind, ...]] = ("active", "ended", "orphan")
+
+
+@functools.cache
+def transaction_ids() -> st.SearchStrategy[str]:
+    """Transaction ids: OCPP 1.6 integers as decimal strings, or OCPP 2.0.1 strings of up to
+    36 characters chosen by the station."""
+    return st.integers(1, 2**31 - 1).map(str) | st.text(
+        string.ascii_letters + string.digits + "-", min_size=1, max_size=36
+    )
+
+
+@functools.cache
+def id_tags() -> st.SearchStrategy[str]:
+    """Id tags (RFID UIDs, app tokens): 1 to 20 characters, often one of a few that differ in
+    case only (so that ordering by code point shows)."""
+    return st.sampled_from(["04A2B3C4D5", "tag", "TAG", "Tag-1", "äb"]) | st.text(
+        min_size=1, max_size=20
+    )
+
+
+@functools.cache
+def _payloads() -> st.SearchStrategy[str]:
+    values = st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=8)
+    return st.dictionaries(st.text(max_size=8), values, max_size=3).map(
+        lambda payload: json.dumps(payload, sort_keys=True)
+    )
+
+
+@st.composite
+def transactions(
+    draw: st.DrawFn,
+    /,
+    *,
+    ids: st.SearchStrategy[str] | None = None,
+    station_id_strategy: st.SearchStrategy[str] | None = None,
+    connector_numbers: st.SearchStrategy[int] | None = None,
+    id_tag_strategy: st.SearchStrategy[str | None] | None = None,
+    time_strategy: st.SearchStrategy[datetime] | None = None,
+    meter_strategy: st.SearchStrategy[int] | None = None,
+    kind: TransactionKind | None = None,
+) -> Transaction:
+    """One charging session as the CSMS stores it.
+
+    ``kind`` is ``"active"`` (started, not stopped), ``"ended"`` (started and stopped,
+    meter stop not below meter start) or ``"orphan"`` (a stop for a session never started
+    here: connector 0, no start); drawn when ``None``. ``ids`` draws the transaction id,
+    ``station_id_strategy`` the station, ``connector_numbers`` the OCPP connector id,
+    ``id_tag_strategy`` the id tag (``None`` allowed), ``time_strategy`` the start and stop
+    times and ``meter_strategy`` the meter start: narrow them to make start keys collide
+    and list orders tie.
+    """
+    kind = draw(st.sampled_from(_TRANSACTION_KINDS)) if kind is None else kind
+    if kind not in _TRANSACTION_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(_TRANSACTION_KINDS)}, got {kind!r}")
+    times = utc_datetimes() if time_strategy is None else time_strategy
+    tags = _optional(id_tags()) if id_tag_strategy is None else id_tag_strategy
+    station_id = draw(station_ids() if station_id_strategy is None else station_id_strategy)
+    transaction_id = draw(transaction_ids() if ids is None else ids)
+    if kind == "orphan":
+        meter_stop = draw(_ints(0, _MAX_WH))
+        stop_tag = draw(tags)
+        return Transaction(
+            station_id=station_id,
+            transaction_id=transaction_id,
+            connector_id=0,
+            id_tag=stop_tag,
+            started_at=None,
+            meter_start=None,
+            state=TransactionState.ENDED,
+            stopped_at=draw(times),
+            meter_stop=meter_stop,
+            stop_reason=draw(_optional(_STOP_REASONS)),
+            stop_id_tag=stop_tag,
+            last_meter_wh=meter_stop,
+            orphan=True,
+        )
+    meter_start = draw(_ints(0, _MAX_WH) if meter_strategy is None else meter_strategy)
+    evse_id = draw(_optional(_ints(1, 4)))
+    started = Transaction(
+        station_id=station_id,
+        transaction_id=transaction_id,
+        connector_id=draw(_ints(1, 8) if connector_numbers is None else connector_numbers),
+        evse_id=evse_id,
+        id_tag=draw(tags),
+        started_at=draw(times),
+        meter_start=meter_start,
+        reservation_id=draw(_optional(_ints(1, 2**31 - 1))),
+        authorization=draw(_optional(st.sampled_from(AuthorizationStatus))),
+        last_meter_wh=meter_start + draw(_ints(0, 100_000)),
+    )
+    if kind == "active":
+        return started
+    meter_stop = meter_start + draw(_ints(0, 200_000))
+    return Transaction(
+        station_id=station_id,
+        transaction_id=transaction_id,
+        connector_id=started.connector_id,
+        evse_id=evse_id,
+        id_tag=started.id_tag,
+        started_at=started.started_at,
+        meter_start=meter_start,
+        state=TransactionState.ENDED,
+        reservation_id=started.reservation_id,
+        authorization=started.authorization,
+        stopped_at=draw(times),
+        meter_stop=meter_stop,
+        stop_reason=draw(_optional(_STOP_REASONS)),
+        stop_id_tag=draw(tags),
+        last_meter_wh=meter_stop,
+    )
+
+
+@st.composite
+def id_tokens(draw: st.DrawFn, /, *, ids: st.SearchStrategy[str] | None = None) -> IdToken:
+    """Entries of the authorisation registry (``ids`` draws the id token, 1 to 36
+    characters)."""
+    return IdToken(
+        id_token=draw(id_tags() if ids is None else ids),
+        type=draw(_ID_TOKEN_TYPES),
+        status=draw(st.sampled_from(AuthorizationStatus)),
+        expiry_date=draw(_optional(utc_datetimes())),
+        group_id=draw(_optional(id_tags())),
+    )
+
+
+@functools.cache
+def meter_samples() -> st.SearchStrategy[MeterSample]:
+    """Sampled values: energy registers mostly, also power, current, voltage and state of
+    charge, with or without phase, context and location; finite values."""
+    return st.builds(
+        MeterSample,
+        timestamp=utc_datetimes(),
+        value=st.sampled_from([0.0, 1234.5, 12.0])
+        | st.floats(-1e12, 1e12, allow_nan=False, allow_infinity=False),
+        measurand=st.sampled_from(
+            [
+                "Energy.Active.Import.Register",
+                "Energy.Active.Import.Register",
+                "Power.Active.Import",
+                "Current.Import",
+                "Voltage",
+                "SoC",
+            ]
+        ),
+        unit=_optional(st.sampled_from(["Wh", "kWh", "W", "A", "V", "Percent"])),
+        phase=_optional(st.sampled_from(["L1", "L2", "L3", "L1-N"])),
+        context=_optional(st.sampled_from(["Sample.Periodic", "Transaction.Begin"])),
+        location=_optional(st.sampled_from(["Outlet", "Inlet", "EV"])),
+    )
+
+
+@st.composite
+def notifications(
+    draw: st.DrawFn,
+    /,
+    *,
+    station_id_strategy: st.SearchStrategy[str] | None = None,
+    time_strategy: st.SearchStrategy[datetime] | None = None,
+) -> StationNotification:
+    """Station-initiated messages kept for operators; the payload is JSON text."""
+    return StationNotification(
+        station_id=draw(station_ids() if station_id_strategy is None else station_id_strategy),
+        action=draw(_NOTIFICATION_ACTIONS),
+        received_at=draw(utc_datetimes() if time_strategy is None else time_strategy),
+        payload=draw(_payloads()),
+    )
