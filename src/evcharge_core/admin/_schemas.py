@@ -1,0 +1,420 @@
+"""JSON Schemas (draft 2020-12, as OpenAPI 3.1 uses) of the admin API's bodies.
+
+The output schemas describe :mod:`evcharge_core.admin_json`'s objects; the input schemas
+its field tables (``STATION_FIELDS``...). Tests compare both with the real objects and
+tables, so a field added on one side and not the other fails a test instead of drifting.
+Output schemas list every property as required but allow additional ones: clients should
+ignore fields they do not know, as CONTRACT.md lets the API add them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from ..domain.model import ReportedInfo
+from ..domain.values import (
+    ActivationState,
+    ConnectorFormat,
+    ConnectorStandard,
+    ConnectorStatus,
+    CurrentType,
+    OperationalStatus,
+    PowerType,
+    Protocol,
+    RegistrationStatus,
+)
+
+__all__ = ["SCHEMAS", "nullable", "ref"]
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    """A reference to ``#/components/schemas/{name}``."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Mapping[str, Any]) -> Schema:
+    """``schema`` or ``null``."""
+    if "type" in schema and "enum" not in schema:
+        kind = schema["type"]
+        kinds = kind if isinstance(kind, list) else [kind]
+        return {**schema, "type": [*kinds, "null"]}
+    return {"anyOf": [dict(schema), {"type": "null"}]}
+
+
+def _enum(members: type[enum.Enum], description: str = "") -> Schema:
+    schema: Schema = {"type": "string", "enum": [m.value for m in members]}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _object(
+    properties: Mapping[str, Schema],
+    *,
+    description: str = "",
+    required: Iterable[str] | None = None,
+    closed: bool = False,
+) -> Schema:
+    schema: Schema = {"type": "object", "properties": dict(properties)}
+    names = list(properties) if required is None else list(required)
+    if names:
+        schema["required"] = names
+    if closed:
+        schema["additionalProperties"] = False
+    if description:
+        schema["description"] = description
+    return schema
+
+
+STRING: Final[Schema] = {"type": "string"}
+TEXT: Final[Schema] = {"type": "string", "minLength": 1}
+BOOLEAN: Final[Schema] = {"type": "boolean"}
+INTEGER: Final[Schema] = {"type": "integer"}
+NUMBER: Final[Schema] = {"type": "number"}
+TIMESTAMP: Final[Schema] = {"type": "string", "format": "date-time"}
+CUSTOM_FIELDS: Final[Schema] = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "description": "Free-form string fields kept for the operator.",
+}
+MAC: Final[Schema] = {
+    "type": "string",
+    "description": "MAC address, stored as AA:BB:CC:DD:EE:FF (other separators accepted).",
+}
+STATION_ID: Final[Schema] = {
+    "type": "string",
+    "pattern": r"^[A-Za-z0-9._\-*=+|@]{1,48}$",
+    "description": "The station's OCPP identity (1 to 48 of A-Z a-z 0-9 . _ - * = + | @).",
+}
+CODE: Final[Schema] = {
+    "type": "string",
+    "minLength": 1,
+    "description": "An operator-facing code, unique among its kind.",
+}
+
+_STATUS = nullable(_enum(ConnectorStatus))
+_OPERATIONAL = _enum(OperationalStatus)
+
+_ISSUE = _object(
+    {
+        "message": STRING,
+        "line": nullable({**INTEGER, "minimum": 1}),
+        "column": nullable(STRING),
+        "field": nullable(STRING),
+        "detail": STRING,
+    },
+    description=(
+        "One located problem: ``line`` (1-based, the CSV header is line 1) and ``column`` "
+        "(the header's name) for CSV input, ``field`` (dotted) for JSON input; ``detail`` "
+        "renders the location and message as one line."
+    ),
+)
+
+_PROBLEM = _object(
+    {
+        "type": {"type": "string", "format": "uri"},
+        "title": STRING,
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": STRING,
+        "errors": {"type": "array", "items": ref("Issue")},
+        "error_count": {"type": "integer", "minimum": 0},
+        "warnings": {"type": "array", "items": ref("Issue")},
+        "line": INTEGER,
+        "column": INTEGER,
+        "retry_after_s": NUMBER,
+    },
+    required=["type", "title", "status", "detail"],
+    description=(
+        "RFC 9457 problem details. ``errors`` lists located problems where there are "
+        "several; imports add ``error_count`` (all errors; ``errors`` holds the first 100) "
+        "and ``warnings``; a malformed JSON body adds ``line`` and ``column``; a throttled "
+        "activation adds ``retry_after_s``."
+    ),
+)
+
+_CONNECTOR = _object(
+    {
+        "id": STRING,
+        "ocpp_id": {**INTEGER, "minimum": 1},
+        "code": CODE,
+        "name": STRING,
+        "standard": _enum(ConnectorStandard),
+        "format": _enum(ConnectorFormat),
+        "power_type": _enum(PowerType),
+        "voltage": {**INTEGER, "description": "Phase (line-to-neutral) voltage, V."},
+        "amperage": {**INTEGER, "description": "Per-phase current, A."},
+        "wattage_limit": nullable(INTEGER),
+        "power_factor": {**NUMBER, "minimum": 0, "maximum": 1},
+        "max_power_w": {**INTEGER, "description": "Derived maximum power, W."},
+        "status": _STATUS,
+        "status_timestamp": nullable(TIMESTAMP),
+        "error_code": nullable(STRING),
+        "operational_status": _OPERATIONAL,
+        "closed": BOOLEAN,
+        "custom_fields": CUSTOM_FIELDS,
+    },
+    description="A connector (OCPP connector ID ``ocpp_id``).",
+)
+
+_CHARGER = _object(
+    {
+        "id": STRING,
+        "station_id": STATION_ID,
+        "code": CODE,
+        "name": STRING,
+        "physical_address": nullable(MAC),
+        "reservable": BOOLEAN,
+        "roaming": BOOLEAN,
+        "current_type": _enum(CurrentType),
+        "charging_profile_id": nullable(STRING),
+        "custom_fields": CUSTOM_FIELDS,
+        "evse_id": {**INTEGER, "minimum": 1},
+        "status": _STATUS,
+        "operational_status": _OPERATIONAL,
+        "closed": BOOLEAN,
+        "connectors": {"type": "array", "items": ref("Connector")},
+    },
+    description="A charger (an EVSE of its station) with its connectors.",
+)
+
+_CONNECTOR_SPECIFICATION = _object(
+    {
+        "standard": _enum(ConnectorStandard),
+        "format": _enum(ConnectorFormat),
+        "power_type": _enum(PowerType),
+        "voltage": INTEGER,
+        "amperage": INTEGER,
+        "max_power_w": INTEGER,
+    },
+    description="An imported connector specification, mapped to connectors by OCPP ID.",
+)
+
+_BOOT_CONFIGURATION_FIELDS: Final = (
+    "trigger_boot_notification",
+    "trigger_status_notification",
+    "trigger_heartbeat",
+    "clear_charging_profiles",
+)
+
+_STATION = _object(
+    {
+        "id": STATION_ID,
+        "name": STRING,
+        "code": CODE,
+        "visible": BOOLEAN,
+        "physical_address": nullable(MAC),
+        "protocol": nullable(_enum(Protocol)),
+        "area_id": nullable(STRING),
+        "boot_configuration": _object(dict.fromkeys(_BOOT_CONFIGURATION_FIELDS, BOOLEAN)),
+        "manufacturer": nullable(STRING),
+        "article_number": nullable(STRING),
+        "serial_number": nullable(STRING),
+        "connectivity": nullable(_object({"wifi": BOOLEAN, "gsm": BOOLEAN})),
+        "activation": _object(
+            {"state": _enum(ActivationState), "activated_at": nullable(TIMESTAMP)}
+        ),
+        "reported": _object(
+            {f.name: nullable(STRING) for f in attrs.fields(ReportedInfo)},
+            description="What the station reported about itself (BootNotification...).",
+        ),
+        "connection": _object(
+            {
+                "connected": BOOLEAN,
+                "connected_since": nullable(TIMESTAMP),
+                "last_seen": nullable(TIMESTAMP),
+                "subprotocol": nullable(_enum(Protocol)),
+            }
+        ),
+        "security_profile": {"type": "integer", "minimum": 0, "maximum": 3},
+        "has_password": BOOLEAN,
+        "registration_status": _enum(RegistrationStatus),
+        "operational_status": _OPERATIONAL,
+        "status": _STATUS,
+        "closed": BOOLEAN,
+        "websocket_url": {"type": "string", "format": "uri"},
+        "connector_specifications": {"type": "array", "items": ref("ConnectorSpecification")},
+        "chargers": {"type": "array", "items": ref("Charger")},
+    },
+    description="A station (CONTRACT.md's station JSON). Passwords and security codes never "
+    "appear.",
+)
+
+_AREA = _object(
+    {
+        "id": STRING,
+        "name": STRING,
+        "latitude": {**NUMBER, "minimum": -90, "maximum": 90},
+        "longitude": {**NUMBER, "minimum": -180, "maximum": 180},
+        "address": nullable(STRING),
+        "output_limit_a": nullable(INTEGER),
+        "output_limit_w": nullable(INTEGER),
+        "private_group": {"type": "array", "items": STRING, "description": "Driver IDs."},
+        "time_zone": {**STRING, "description": "IANA time zone name."},
+    },
+    description="An area: a site with a location, shared limits and a private group.",
+)
+
+# --- inputs (the field tables of admin_json) -----------------------------------------------
+
+_STATION_INPUT: Final[dict[str, Schema]] = {
+    "id": STATION_ID,
+    "name": TEXT,
+    "code": CODE,
+    "visible": BOOLEAN,
+    "physical_address": nullable(MAC),
+    "protocol": nullable(_enum(Protocol)),
+    "area_id": nullable(TEXT),
+    "boot_configuration": _object(
+        dict.fromkeys(_BOOT_CONFIGURATION_FIELDS, BOOLEAN),
+        required=[],
+        closed=True,
+        description="On PATCH, only the flags given change.",
+    ),
+    "security_profile": {"type": "integer", "minimum": 0, "maximum": 3},
+    "password": nullable(
+        {
+            "type": "string",
+            "minLength": 16,
+            "maxLength": 40,
+            "writeOnly": True,
+            "description": "Write-only; null removes it.",
+        }
+    ),
+    "registration_status": _enum(RegistrationStatus),
+    "closed": BOOLEAN,
+    "manufacturer": nullable(TEXT),
+    "article_number": nullable(TEXT),
+    "serial_number": nullable(TEXT),
+    "connectivity": nullable(_object({"wifi": BOOLEAN, "gsm": BOOLEAN}, closed=True)),
+}
+
+_CHARGER_INPUT: Final[dict[str, Schema]] = {
+    "name": TEXT,
+    "code": CODE,
+    "evse_id": {"type": "integer", "minimum": 1},
+    "physical_address": nullable(MAC),
+    "reservable": BOOLEAN,
+    "roaming": BOOLEAN,
+    "current_type": _enum(CurrentType),
+    "charging_profile_id": nullable(TEXT),
+    "custom_fields": CUSTOM_FIELDS,
+    "closed": BOOLEAN,
+}
+
+_CONNECTOR_INPUT: Final[dict[str, Schema]] = {
+    "ocpp_id": {"type": "integer", "minimum": 1},
+    "code": CODE,
+    "name": TEXT,
+    "standard": STRING,
+    "format": STRING,
+    "power_type": STRING,
+    "voltage": INTEGER,
+    "amperage": INTEGER,
+    "wattage_limit": nullable({"type": "integer", "minimum": 1}),
+    "power_factor": {**NUMBER, "minimum": 0, "maximum": 1},
+    "custom_fields": CUSTOM_FIELDS,
+    "closed": BOOLEAN,
+}
+
+_AREA_INPUT: Final[dict[str, Schema]] = {
+    "id": CODE,
+    "name": TEXT,
+    "latitude": {**NUMBER, "minimum": -90, "maximum": 90},
+    "longitude": {**NUMBER, "minimum": -180, "maximum": 180},
+    "address": nullable(TEXT),
+    "output_limit_a": nullable({"type": "integer", "minimum": 1}),
+    "output_limit_w": nullable({"type": "integer", "minimum": 1}),
+    "private_group": {"type": "array", "items": TEXT},
+    "time_zone": STRING,
+}
+
+
+def _without(fields: Mapping[str, Schema], *names: str) -> dict[str, Schema]:
+    return {k: v for k, v in fields.items() if k not in names}
+
+
+SCHEMAS: Final[dict[str, Schema]] = {
+    "Problem": _PROBLEM,
+    "Issue": _ISSUE,
+    "Station": _STATION,
+    "Charger": _CHARGER,
+    "Connector": _CONNECTOR,
+    "ConnectorSpecification": _CONNECTOR_SPECIFICATION,
+    "Area": _AREA,
+    "StationPage": _object(
+        {
+            "items": {"type": "array", "items": ref("Station")},
+            "page": {"type": "integer", "minimum": 1},
+            "page_size": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "total": {"type": "integer", "minimum": 0},
+        },
+        description="One page of the station list; ``total`` counts every match.",
+    ),
+    "AreaList": _object({"items": {"type": "array", "items": ref("Area")}}),
+    "ImportResult": _object(
+        {
+            "imported": {"type": "integer", "minimum": 0},
+            "station_ids": {"type": "array", "items": STATION_ID},
+            "replaced": {"type": "array", "items": STATION_ID},
+            "warnings": {"type": "array", "items": ref("Issue")},
+        },
+        description="A successful import: how many stations, which, which of them replaced "
+        "an inactive station of the same ID, and the warnings.",
+    ),
+    "Disconnected": _object({"disconnected": {"const": True}}),
+    "Health": _object({"status": {"const": "ok"}}),
+    "ActivationRequest": _object({"security_code": TEXT}, closed=True),
+    "StationCreate": _object(_STATION_INPUT, required=["id"], closed=True),
+    "StationUpdate": _object(_without(_STATION_INPUT, "id"), required=[], closed=True),
+    "ChargerInput": _object(_CHARGER_INPUT, required=[], closed=True),
+    "ConnectorInput": _object(
+        _CONNECTOR_INPUT,
+        required=[],
+        closed=True,
+        description="On POST, the electrical fields not given come from the station's "
+        "connector specification for the connector's OCPP ID.",
+    ),
+    "AreaCreate": _object(_AREA_INPUT, required=["name", "latitude", "longitude"], closed=True),
+    "AreaUpdate": _object(_without(_AREA_INPUT, "id"), required=[], closed=True),
+    "SingleStationImport": _object(
+        {
+            "station_id": STATION_ID,
+            "security_code": {"type": "string", "maxLength": 255, "writeOnly": True},
+            "manufacturer": {"type": "string", "maxLength": 255},
+            "article_number": nullable({"type": "string", "maxLength": 255}),
+            "serial_number": nullable({"type": "string", "maxLength": 255}),
+            "connectivity": _object({"wifi": BOOLEAN, "gsm": BOOLEAN}, closed=True),
+            "connector_specifications": {
+                "type": "array",
+                "minItems": 1,
+                "items": _object(
+                    {
+                        "standard": {**STRING, "description": "OCPI type or alias."},
+                        "format": STRING,
+                        "power_type": STRING,
+                        "voltage": {**INTEGER, "description": "Phase voltage, V."},
+                        "amperage": INTEGER,
+                    },
+                    closed=True,
+                ),
+            },
+        },
+        required=[
+            "station_id",
+            "security_code",
+            "manufacturer",
+            "connectivity",
+            "connector_specifications",
+        ],
+        closed=True,
+        description="One station to import, checked by the rules of the CSV format guide "
+        "(the same values as the CSV columns; errors located by field).",
+    ),
+}
+"""Every component schema of the OpenAPI document, by name."""
