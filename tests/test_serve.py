@@ -70,6 +70,8 @@ async def _serve_and_stop(db: Path, signum: signal.Signals) -> tuple[int, str]:
         "127.0.0.1",
         "--port",
         "0",
+        "--admin-port",
+        "0",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=_env(),
@@ -89,7 +91,8 @@ async def _serve_and_stop(db: Path, signum: signal.Signals) -> tuple[int, str]:
             assert ws.subprotocol == "ocpp1.6"
             await ws.send('[2,"1","Heartbeat",{}]')
             answer = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
-            assert answer[:3] == [4, "1", "NotImplemented"]
+            assert answer[:2] == [3, "1"]  # answered by the OCPP 1.6 handlers
+            assert "currentTime" in answer[2]
             stored = await _load(db)
             assert stored.connection.connected
             assert stored.connection.subprotocol is Protocol.OCPP16
@@ -146,7 +149,7 @@ def test_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
         result = subprocess.run(
             [
                 *(sys.executable, "-m", "evcharge_core.serve", "--db", str(tmp_path / "x.db")),
-                *("--host", "127.0.0.1", "--port", str(port)),
+                *("--host", "127.0.0.1", "--port", str(port), "--admin-port", "0"),
             ],
             capture_output=True,
             text=True,
@@ -172,7 +175,9 @@ def test_parser_defaults_and_database_from_the_environment() -> None:
 def test_run_in_process_until_stopped(capsys: pytest.CaptureFixture[str]) -> None:
     async def test() -> int:
         stop = asyncio.Event()
-        args = build_parser().parse_args(["--db", "memory://", "--host", "::1", "--port", "0"])
+        args = build_parser().parse_args(
+            ["--db", "memory://", "--host", "::1", "--port", "0", "--admin-port", "0"]
+        )
         server = asyncio.create_task(run(args, stop))
         output = ""
         for _ in range(500):

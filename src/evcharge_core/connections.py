@@ -34,11 +34,12 @@ from typing import Final
 
 import attrs
 
+from .domain.events import StationConnected, StationDisconnected
 from .domain.handshake import Accept, Refuse, decide_handshake
 from .domain.model import Connection, Station
 from .domain.values import Protocol
 from .errors import NotFound
-from .ports import Repository, StationQuery
+from .ports import EventSink, Repository, StationQuery
 
 __all__ = ["DEFAULT_SEEN_INTERVAL", "ConnectionService"]
 
@@ -57,7 +58,9 @@ class ConnectionService:
 
     ``clock`` returns aware UTC datetimes; ``seen_interval`` is the throttle of
     :meth:`seen`. One instance serves every connection of one gateway process: the
-    throttle's memory lives here.
+    throttle's memory lives here. ``events``, if given, receives
+    :class:`~evcharge_core.domain.events.StationConnected` and
+    :class:`~evcharge_core.domain.events.StationDisconnected` once each is stored.
     """
 
     def __init__(
@@ -66,8 +69,10 @@ class ConnectionService:
         *,
         clock: Callable[[], datetime] = _utc_now,
         seen_interval: timedelta = DEFAULT_SEEN_INTERVAL,
+        events: EventSink | None = None,
     ) -> None:
         self.repository = repository
+        self.events = events
         self.clock = clock
         self.seen_interval = seen_interval
         self._latest_seen: dict[str, datetime] = {}
@@ -114,6 +119,8 @@ class ConnectionService:
             await tx.stations.save(station)
         self._latest_seen[station_id] = now
         self._last_written[station_id] = now
+        if self.events is not None:
+            self.events.publish([StationConnected(station_id, now, subprotocol.value)])
         return station
 
     async def seen(self, station_id: str) -> bool:
@@ -146,6 +153,8 @@ class ConnectionService:
                 return None
             station = attrs.evolve(station, connection=_closed(station.connection, latest))
             await tx.stations.save(station)
+        if self.events is not None:
+            self.events.publish([StationDisconnected(station_id, self.clock())])
         return station
 
     async def reset_connections(self) -> int:

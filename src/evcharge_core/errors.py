@@ -9,7 +9,11 @@ our names::
     │   └── ImportRejected                 an import file with errors: nothing was imported
     ├── NotFound (LookupError)             an unknown station, charger, connector or area
     ├── Conflict                           the request contradicts stored state
-    │   └── AlreadyActivated
+    │   ├── AlreadyActivated
+    │   └── StationNotConnected            a live command to a station with no connection
+    ├── CommandTimeout (TimeoutError)      the station did not answer a command in time
+    ├── StationCallError                   the station answered a command with a CallError
+    │   └── StationProtocolError           ... or with an answer that breaks the protocol
     ├── ActivationMismatch (ValueError)    unknown station ID or wrong security code
     ├── ActivationThrottled                too many failed activations for one station ID
     └── StorageError (RuntimeError)        the database cannot be opened, read or written
@@ -21,7 +25,8 @@ wrong and the message says what and where. Our own misuse of the library raises 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -29,12 +34,16 @@ __all__ = [
     "ActivationMismatch",
     "ActivationThrottled",
     "AlreadyActivated",
+    "CommandTimeout",
     "Conflict",
     "EvchargeError",
     "ImportRejected",
     "InvalidInput",
     "Issue",
     "NotFound",
+    "StationCallError",
+    "StationNotConnected",
+    "StationProtocolError",
     "StorageError",
 ]
 
@@ -119,6 +128,64 @@ class AlreadyActivated(Conflict):
     def __init__(self, station_id: str) -> None:
         self.station_id = station_id
         super().__init__(f"station {station_id} is already activated")
+
+
+class StationNotConnected(Conflict):
+    """A live command to a station that has no open connection (or lost it meanwhile)."""
+
+    def __init__(self, station_id: str) -> None:
+        self.station_id = station_id
+        super().__init__(f"station {station_id} is not connected")
+
+
+class CommandTimeout(EvchargeError, TimeoutError):
+    """The station did not answer a command within ``timeout_s`` seconds. The command may
+    still have been carried out: the station's late answer is ignored."""
+
+    def __init__(self, station_id: str, action: str, timeout_s: float) -> None:
+        self.station_id = station_id
+        self.action = action
+        self.timeout_s = timeout_s
+        super().__init__(f"station {station_id} did not answer {action} within {timeout_s:g} s")
+
+
+class StationCallError(EvchargeError):
+    """The station answered a command with an OCPP CallError: ``code`` (such as
+    ``NotSupported`` or ``InternalError``), ``description`` and ``details`` are its own."""
+
+    def __init__(
+        self,
+        station_id: str,
+        action: str,
+        code: str,
+        description: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.station_id = station_id
+        self.action = action
+        self.code = code
+        self.description = description
+        self.details: dict[str, Any] = dict(details or {})
+        said = f": {description}" if description else ""
+        super().__init__(f"station {station_id} answered {action} with {code}{said}")
+
+
+class StationProtocolError(StationCallError):
+    """The station's answer to a command breaks OCPP (a payload its schema rejects, a
+    malformed frame). ``code`` is the OCPP-J code naming the violation (for example
+    ``TypeConstraintViolation``); ``details["payload"]`` holds what the station sent, when it
+    could be read."""
+
+    def __init__(
+        self,
+        station_id: str,
+        action: str,
+        code: str,
+        description: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(station_id, action, code, description, details)
+        self.args = (f"station {station_id} answered {action} in breach of OCPP: {description}",)
 
 
 class ActivationMismatch(EvchargeError, ValueError):

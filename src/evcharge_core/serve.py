@@ -3,48 +3,86 @@
 Usage (this slice)::
 
     python -m evcharge_core.serve [--db URL] [--host 0.0.0.0] [--port 9000]
+                                  [--admin-host 127.0.0.1] [--admin-port 8080]
+                                  [--admin-token TOKEN] [--public-url URL]
                                   [--heartbeat-interval 300]
 
 It opens the database (``--db``, else ``EVCHARGE_DB``, else ``evcharge.db``; the schema is
 created or migrated), marks every station disconnected (a crashed process leaves stations
-stored as connected), starts the OCPP websocket gateway and prints::
+stored as connected), starts the OCPP websocket gateway and the admin HTTP API (in the same
+event loop) and prints::
 
     OCPP websocket endpoint: ws://HOST:PORT/ocpp/{station_id}
+    Admin API: http://ADMIN_HOST:ADMIN_PORT/api/
 
-(the port actually bound, so ``--port 0`` picks a free one). It runs until SIGINT or
-SIGTERM, then closes every station's websocket with code 1001 ("going away"), stores each
-station as disconnected, closes (flushes) the database and exits 0. A database that cannot
-be opened, or a port that cannot be bound, is reported as one line on stderr and exit 1.
-Logs (connections, refusals, bad frames) go to stderr.
+(the ports actually bound, so ``--port 0`` and ``--admin-port 0`` pick free ones). The admin
+token is ``--admin-token``, else ``EVCHARGE_ADMIN_TOKEN``; if neither is set, a random one is
+generated and printed once, on a third line ``Admin API token (generated, shown once):
+TOKEN``. It is never logged. The admin API listens on 127.0.0.1 unless told otherwise.
 
-``--heartbeat-interval`` (seconds, default 300) is accepted now and used by the OCPP
-handlers, which answer BootNotification with it; they are the next piece of work. The other
-flags of CONTRACT.md's "Reference server" come with later work: ``--admin-host``,
-``--admin-port`` and ``--admin-token`` with the admin HTTP API, ``--tls-cert``,
-``--tls-key`` and ``--tls-client-ca`` with TLS (security profiles 2 and 3), and ``--demo``.
+``--public-url`` is the websocket base URL stations are given (the station JSON's
+``websocket_url`` is it followed by the station ID), for a server behind a proxy or a name.
+Without it: ``ws://HOST:PORT/ocpp/`` of the real endpoint, where a wildcard ``--host``
+(``0.0.0.0``, ``::``) is replaced by this machine's host name, as 0.0.0.0 is no address a
+station can reach.
+
+It runs until SIGINT or SIGTERM, then stops the admin API, closes every station's websocket
+with code 1001 ("going away"), stores each station as disconnected, closes (flushes) the
+database and exits 0. A database that cannot be opened, or a port that cannot be bound, is
+reported as one line on stderr and exit 1. Logs (connections, refusals, bad frames, admin
+API failures) go to stderr.
+
+``--heartbeat-interval`` (seconds, default 300) is the interval an accepted station's
+BootNotification is answered with. Stations speaking OCPP 1.6 are served by
+:class:`~evcharge_core.ocpp16.Ocpp16Session` (2.0.1 stations get ``NotImplemented`` for now);
+:func:`build_core` wires the services and the operator commands
+(:class:`~evcharge_core.commands.CommandService`) around one event bus. The other flags of
+CONTRACT.md's "Reference server" come with later work: ``--tls-cert``, ``--tls-key`` and
+``--tls-client-ca`` with TLS (security profiles 2 and 3), and ``--demo``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import secrets
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
+from urllib.parse import urlsplit
 
-from .adapters.websocket import WebsocketGateway
+import attrs
+import uvicorn
+
+from .adapters.websocket import (
+    NotImplementedSession,
+    SessionContext,
+    StationSession,
+    WebsocketGateway,
+)
 from .bootstrap import open_repository, resolve_db_url
+from .bus import LocalEventBus
+from .charging import ChargingService
+from .commands import CommandService
 from .connections import ConnectionService
+from .domain.values import Protocol
 from .errors import StorageError
+from .ports import Repository
+from .service import StationService
 
-__all__ = ["build_parser", "main", "run"]
+__all__ = ["Core", "build_core", "build_parser", "main", "run"]
 
 logger = logging.getLogger("evcharge_core.serve")
 
 DEFAULT_HOST: Final = "0.0.0.0"  # noqa: S104 - stations reach the server over the network
+DEFAULT_ADMIN_HOST: Final = "127.0.0.1"
+ENV_ADMIN_TOKEN: Final = "EVCHARGE_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a secret
+_WILDCARD_HOSTS: Final = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - compared, not bound
 
 
 def _positive_int(text: str) -> int:
@@ -65,6 +103,19 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {value}")
     return value
+
+
+def _token(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the admin token must not be empty")
+    return text
+
+
+def _websocket_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"expected a ws:// or wss:// URL, got {text!r}")
+    return text if text.endswith("/") else text + "/"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,11 +145,99 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="heartbeat interval given to stations at boot (default: 300)",
     )
+    parser.add_argument(
+        "--admin-host",
+        default=DEFAULT_ADMIN_HOST,
+        help="address of the admin HTTP API (default: 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--admin-port",
+        type=_port,
+        default=8080,
+        help="admin HTTP API port (default: 8080; 0: any)",
+    )
+    parser.add_argument(
+        "--admin-token",
+        type=_token,
+        metavar="TOKEN",
+        help=f"bearer token of the admin API (default: ${ENV_ADMIN_TOKEN}, else a random "
+        "one, printed once)",
+    )
+    parser.add_argument(
+        "--public-url",
+        type=_websocket_url,
+        metavar="URL",
+        help="websocket base URL given to stations, e.g. wss://csms.example.com/ocpp/ "
+        "(default: ws://HOST:PORT/ocpp/ of the endpoint, a wildcard HOST replaced by this "
+        "machine's name)",
+    )
     return parser
 
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def admin_token(cli_value: str | None, environ: Mapping[str, str]) -> tuple[str, bool]:
+    """The admin token from the command line, else the environment, else a new random one;
+    and whether it was generated."""
+    given = cli_value or environ.get(ENV_ADMIN_TOKEN, "").strip()
+    if given:
+        return given, False
+    return secrets.token_urlsafe(32), True
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (raises ``OSError``)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, address = infos[0]
+    return socket.create_server(address, family=family)
+
+
+class _AdminServer(uvicorn.Server):
+    """uvicorn without signal handling of its own: :func:`run` handles SIGINT and SIGTERM
+    for the whole server and stops this one with ``should_exit``."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@attrs.frozen
+class Core:
+    """The server's services wired together: what an embedding service (or the admin API)
+    reaches. The gateway is built but not started."""
+
+    repository: Repository
+    bus: LocalEventBus
+    stations: StationService
+    charging: ChargingService
+    connections: ConnectionService
+    gateway: WebsocketGateway
+    commands: CommandService
+
+
+def build_core(repository: Repository, *, heartbeat_interval_s: int = 300) -> Core:
+    """Wire the services around ``repository``: one event bus that every service publishes
+    to; OCPP 1.6 sessions on the gateway (2.0.1: :class:`NotImplementedSession` for now);
+    operator commands that also follow activations on the bus."""
+    from .ocpp16 import session_factory
+
+    bus = LocalEventBus()
+    stations = StationService(repository, events=bus)
+    charging = ChargingService(repository, events=bus, heartbeat_interval_s=heartbeat_interval_s)
+    connections = ConnectionService(repository, events=bus)
+    ocpp16 = session_factory(charging)
+
+    def sessions(context: SessionContext) -> StationSession:
+        if context.protocol is Protocol.OCPP16:
+            return ocpp16(context)
+        return NotImplementedSession(context)
+
+    gateway = WebsocketGateway(connections, session_factory=sessions)
+    commands = CommandService(gateway, stations)
+    bus.subscribe(commands.on_event)
+    return Core(repository, bus, stations, charging, connections, gateway, commands)
 
 
 async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> int:
@@ -115,27 +254,86 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         print(f"error: cannot open the database {url}: {error}", file=sys.stderr, flush=True)
         return 1
     try:
-        connections = ConnectionService(repository)
-        await connections.reset_connections()
-        gateway = WebsocketGateway(connections)
+        core = build_core(repository, heartbeat_interval_s=args.heartbeat_interval)
+        await core.connections.reset_connections()
+        gateway = core.gateway
         try:
             await gateway.start(args.host, args.port)
         except OSError as error:
             print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
             return 1
         try:
-            endpoint = f"ws://{_url_host(args.host)}:{gateway.port}{gateway.path_prefix}"
-            print(f"OCPP websocket endpoint: {endpoint}{{station_id}}", flush=True)
-            await stop.wait()
-            logger.info("shutting down")
+            return await _serve_admin(args, repository, gateway, stop, core)
         finally:
             await gateway.close()
+            await core.commands.aclose()
     except StorageError as error:
         print(f"error: database {url}: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
         await repository.close()
-    return 0
+
+
+async def _serve_admin(
+    args: argparse.Namespace,
+    repository: Repository,
+    gateway: WebsocketGateway,
+    stop: asyncio.Event,
+    core: Core,
+) -> int:
+    """Run the admin API beside the started gateway until ``stop`` is set."""
+    from .admin import create_app
+
+    try:
+        admin_socket = _listen(args.admin_host, args.admin_port)
+    except OSError as error:
+        print(
+            f"error: cannot listen on {args.admin_host}:{args.admin_port} (admin API): {error}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    endpoint = f"ws://{_url_host(args.host)}:{gateway.port}{gateway.path_prefix}"
+    public_host = socket.gethostname() if args.host in _WILDCARD_HOSTS else args.host
+    public_url = args.public_url or (
+        f"ws://{_url_host(public_host)}:{gateway.port}{gateway.path_prefix}"
+    )
+    token, generated = admin_token(args.admin_token, os.environ)
+    service = StationService(repository, websocket_base_url=public_url, events=core.bus)
+    app = create_app(service, token=token, gateway=gateway)
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        ws="none",  # the admin API has no websocket routes
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = _AdminServer(config)
+    admin_port = admin_socket.getsockname()[1]
+    serving = asyncio.create_task(server.serve(sockets=[admin_socket]))
+    try:
+        print(f"OCPP websocket endpoint: {endpoint}{{station_id}}", flush=True)
+        print(f"Admin API: http://{_url_host(args.admin_host)}:{admin_port}/api/", flush=True)
+        if generated:
+            print(f"Admin API token (generated, shown once): {token}", flush=True)
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopping, serving}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if serving.done():
+            failure = serving.exception() if not serving.cancelled() else None
+            why = f": {failure!r}" if failure is not None else ""
+            print(f"error: the admin API stopped unexpectedly{why}", file=sys.stderr, flush=True)
+            return 1
+        logger.info("shutting down")
+        return 0
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serving
+        admin_socket.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

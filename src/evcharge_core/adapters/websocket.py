@@ -32,13 +32,18 @@ CALL it failed on is answered with ``InternalError``; nothing a station sends cl
 connection or affects another station (frames above ``max_message_size`` excepted: the
 websocket layer closes those connections with 1009, as RFC 6455 provides).
 
-**Default session.** Until the OCPP handlers exist, :class:`NotImplementedSession` answers
-per OCPP-J (see :func:`parse_frame`): a CALL gets a ``NotImplemented`` CallError; a frame that
-is not JSON or not a valid OCPP-J array gets FormationViolation (1.6) / FormatViolation
-(2.0.1); an unknown message type ID gets ``ProtocolError`` (1.6) / ``MessageTypeNotSupported``
-(2.0.1, which defines that code for exactly this case). These errors are sent only when the
-message ID can be read and the frame is (or claims to be) a CALL or of an unknown type: a
-CallError answers a request, so a broken CALLRESULT or CALLERROR is logged, never answered.
+**Default session.** :class:`NotImplementedSession` (used for protocols whose handlers do
+not exist yet; OCPP 1.6 has :class:`evcharge_core.ocpp16.Ocpp16Session`) answers per OCPP-J
+(see :func:`~evcharge_core.ocppj.parse_frame`, re-exported here): a CALL gets a
+``NotImplemented`` CallError; a frame that is not JSON or not a valid OCPP-J array gets
+FormationViolation (1.6) / FormatViolation (2.0.1); an unknown message type ID gets
+``ProtocolError`` (1.6) / ``MessageTypeNotSupported`` (2.0.1, which defines that code for
+exactly this case). These errors are sent only when the message ID can be read and the frame
+is (or claims to be) a CALL or of an unknown type: a CallError answers a request, so a broken
+CALLRESULT or CALLERROR is logged, never answered.
+
+**Live sessions.** :meth:`WebsocketGateway.session` returns the session of a station's
+current connection, so that operator commands can reach it.
 
 **Keepalive and limits.** Defaults: the server pings every 60 s and gives up after 60 s more
 (a station's own heartbeat is typically 300 s, too slow to notice half-open TCP); messages
@@ -53,13 +58,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import json
 import logging
-import re
 import ssl as ssl_module
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Final
 from typing import Protocol as TypingProtocol
 from urllib.parse import unquote
@@ -78,6 +81,14 @@ from ..domain.handshake import Accept, Refuse
 from ..domain.model import Station
 from ..domain.values import Protocol, parse_station_id
 from ..errors import NotFound, StorageError
+from ..ocppj import (
+    BadFrame,
+    Frame,
+    MessageType,
+    call_error,
+    format_violation_code,
+    parse_frame,
+)
 
 __all__ = [
     "REPLACED_REASON",
@@ -98,126 +109,6 @@ REPLACED_REASON: Final = "replaced by a new connection"
 """Close reason sent to a station's connection when a newer one replaces it."""
 
 logger = logging.getLogger(__name__)
-
-
-# --- OCPP-J framing (pure) -------------------------------------------------------------------
-
-
-class MessageType(enum.IntEnum):
-    """OCPP-J message type IDs, the first element of every frame."""
-
-    CALL = 2
-    CALL_RESULT = 3
-    CALL_ERROR = 4
-
-
-@attrs.frozen
-class Frame:
-    """A well-formed OCPP-J frame. ``action`` is set for a CALL only; ``payload`` is the
-    CALL's or CALLRESULT's payload, or a CALLERROR's details; a CALLERROR's code and
-    description are in ``error_code`` and ``error_description``."""
-
-    message_type: MessageType
-    message_id: str
-    payload: Mapping[str, Any]
-    action: str | None = None
-    error_code: str | None = None
-    error_description: str | None = None
-
-
-@attrs.frozen
-class BadFrame:
-    """A frame that is not well-formed OCPP-J.
-
-    ``reply`` is the CallError to send, or ``None`` when nothing must be answered (no
-    readable message ID, or the frame was a response); ``problem`` says what is wrong, for
-    the log.
-    """
-
-    problem: str
-    reply: str | None = None
-
-
-def format_violation_code(protocol: Protocol) -> str:
-    """The CallError code for a malformed message: OCPP 1.6 spells it FormationViolation."""
-    return "FormationViolation" if protocol is Protocol.OCPP16 else "FormatViolation"
-
-
-def _unknown_type_code(protocol: Protocol) -> str:
-    return "ProtocolError" if protocol is Protocol.OCPP16 else "MessageTypeNotSupported"
-
-
-def call_error(
-    message_id: str, code: str, description: str, details: Mapping[str, Any] | None = None
-) -> str:
-    """An OCPP-J CALLERROR frame: ``[4, id, code, description, details]``."""
-    return json.dumps(
-        [MessageType.CALL_ERROR.value, message_id, code, description, dict(details or {})],
-        separators=(",", ":"),
-    )
-
-
-# The message ID of a CALL whose JSON is broken, when it can still be read plainly.
-_BROKEN_CALL_ID: Final = re.compile(r'\s*\[\s*2\s*,\s*"([^"\\]{1,64})"')
-
-
-def _shape_ok(message: list[Any], message_type: MessageType) -> bool:
-    if message_type is MessageType.CALL:
-        return len(message) == 4 and isinstance(message[2], str) and isinstance(message[3], dict)
-    if message_type is MessageType.CALL_RESULT:
-        return len(message) == 3 and isinstance(message[2], dict)
-    return (
-        len(message) == 5
-        and isinstance(message[2], str)
-        and isinstance(message[3], str)
-        and isinstance(message[4], dict)
-    )
-
-
-def _bad_json(text: str, violation: str) -> BadFrame:
-    match = _BROKEN_CALL_ID.match(text)
-    if match is None:
-        return BadFrame("not valid JSON; no message ID readable")
-    return BadFrame(
-        "not valid JSON", call_error(match.group(1), violation, "message is not valid JSON")
-    )
-
-
-def _frame(message: list[Any], message_type: MessageType, message_id: str) -> Frame:
-    if message_type is MessageType.CALL:
-        return Frame(message_type, message_id, message[3], action=message[2])
-    if message_type is MessageType.CALL_RESULT:
-        return Frame(message_type, message_id, message[2])
-    return Frame(
-        message_type, message_id, message[4], error_code=message[2], error_description=message[3]
-    )
-
-
-def parse_frame(text: str, protocol: Protocol) -> Frame | BadFrame:
-    """Read one OCPP-J text frame spoken in ``protocol`` (rules in the module docstring)."""
-    violation = format_violation_code(protocol)
-    try:
-        message = json.loads(text)
-    except (ValueError, RecursionError):
-        return _bad_json(text, violation)
-    if not isinstance(message, list) or not message:
-        return BadFrame("not a JSON array with a message type ID")
-    message_id = message[1] if len(message) > 1 and isinstance(message[1], str) else None
-    type_id = message[0]
-    if isinstance(type_id, bool) or type_id not in (2, 3, 4):
-        problem = f"unknown message type ID {type_id!r}"
-        code = _unknown_type_code(protocol)
-        return BadFrame(
-            problem, None if message_id is None else call_error(message_id, code, problem)
-        )
-    message_type = MessageType(type_id)
-    if message_id is None or not _shape_ok(message, message_type):
-        problem = f"malformed {message_type.name} frame"
-        if message_type is MessageType.CALL and message_id is not None:
-            expected = "a CALL is [2, messageId, action, payload]"
-            return BadFrame(problem, call_error(message_id, violation, expected))
-        return BadFrame(problem)
-    return _frame(message, message_type, message_id)
 
 
 # --- sessions: what answers a station's frames -----------------------------------------------
@@ -373,6 +264,7 @@ class WebsocketGateway:
             weakref.WeakKeyDictionary()
         )
         self._live: dict[str, ServerConnection] = {}
+        self._sessions: dict[str, StationSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- life cycle ----------------------------------------------------------------------
@@ -435,6 +327,10 @@ class WebsocketGateway:
     def connected_station_ids(self) -> frozenset[str]:
         """The IDs of the stations with an open connection to this gateway."""
         return frozenset(self._live)
+
+    def session(self, station_id: str) -> StationSession | None:
+        """The session of the station's current connection, or ``None`` if it has none."""
+        return self._sessions.get(station_id)
 
     async def disconnect(
         self,
@@ -583,6 +479,8 @@ class WebsocketGateway:
 
         context = SessionContext(station, decision.protocol, decision.subprotocol, send, close)
         session = self.session_factory(context)
+        if self._live.get(station.id) is connection:
+            self._sessions[station.id] = session
         try:
             await session.on_open()
             async for message in connection:
@@ -596,6 +494,8 @@ class WebsocketGateway:
             logger.exception("session of station %s failed", station.id)
             await connection.close(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
+            if self._sessions.get(station.id) is session:
+                del self._sessions[station.id]
             try:
                 await session.on_close()
             except Exception:
