@@ -37,8 +37,11 @@ BootNotification is answered with. Stations speaking OCPP 1.6 are served by
 :class:`~evcharge_core.ocpp16.Ocpp16Session` (2.0.1 stations get ``NotImplemented`` for now);
 :func:`build_core` wires the services and the operator commands
 (:class:`~evcharge_core.commands.CommandService`) around one event bus. The other flags of
-CONTRACT.md's "Reference server" come with later work: ``--tls-cert``, ``--tls-key`` and
-``--tls-client-ca`` with TLS (security profiles 2 and 3), and ``--demo``.
+CONTRACT.md's "Reference server" come with later work: ``--demo``.
+
+With ``--tls-cert PEM --tls-key PEM`` (repeatable, in pairs) the endpoint is ``wss://``,
+TLS 1.2 or newer; ``--tls-client-ca PEM`` makes it ask every station for a client
+certificate and verify one that is shown (see :mod:`evcharge_core.tls`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
@@ -74,6 +78,7 @@ from .domain.values import Protocol
 from .errors import StorageError
 from .ports import Repository
 from .service import StationService
+from .tls import TLSConfigError, server_context
 
 __all__ = ["Core", "build_core", "build_parser", "main", "run"]
 
@@ -164,6 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
         "one, printed once)",
     )
     parser.add_argument(
+        "--tls-cert",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="certificate chain for wss:// (give --tls-cert/--tls-key once per pair, e.g. "
+        "an ECDSA and an RSA one)",
+    )
+    parser.add_argument(
+        "--tls-key", action="append", default=[], metavar="PEM", help="the certificate's key"
+    )
+    parser.add_argument(
+        "--tls-client-ca",
+        metavar="PEM",
+        help="CA that station client certificates are verified against (security profile 3)",
+    )
+    parser.add_argument(
         "--public-url",
         type=_websocket_url,
         metavar="URL",
@@ -240,6 +261,17 @@ def build_core(repository: Repository, *, heartbeat_interval_s: int = 300) -> Co
     return Core(repository, bus, stations, charging, connections, gateway, commands)
 
 
+def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The OCPP endpoint's TLS context from the ``--tls-*`` flags, or ``None`` for ws://."""
+    if len(args.tls_cert) != len(args.tls_key):
+        raise TLSConfigError("give --tls-cert and --tls-key the same number of times, in pairs")
+    if not args.tls_cert:
+        if args.tls_client_ca:
+            raise TLSConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    return server_context(list(zip(args.tls_cert, args.tls_key, strict=True)), args.tls_client_ca)
+
+
 async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> int:
     """Run the server until ``stop`` is set (default: until SIGINT or SIGTERM)."""
     loop = asyncio.get_running_loop()
@@ -247,6 +279,12 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+    try:
+        tls_context = _tls_context(args)
+    except TLSConfigError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 1
+    args.scheme = "wss" if tls_context is not None else "ws"
     url = resolve_db_url(args.db, os.environ)
     try:
         repository = await open_repository(url)
@@ -258,7 +296,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         await core.connections.reset_connections()
         gateway = core.gateway
         try:
-            await gateway.start(args.host, args.port)
+            await gateway.start(args.host, args.port, ssl=tls_context)
         except OSError as error:
             print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
             return 1
@@ -293,14 +331,17 @@ async def _serve_admin(
             flush=True,
         )
         return 1
-    endpoint = f"ws://{_url_host(args.host)}:{gateway.port}{gateway.path_prefix}"
+    scheme = getattr(args, "scheme", "ws")
+    endpoint = f"{scheme}://{_url_host(args.host)}:{gateway.port}{gateway.path_prefix}"
     public_host = socket.gethostname() if args.host in _WILDCARD_HOSTS else args.host
     public_url = args.public_url or (
-        f"ws://{_url_host(public_host)}:{gateway.port}{gateway.path_prefix}"
+        f"{scheme}://{_url_host(public_host)}:{gateway.port}{gateway.path_prefix}"
     )
     token, generated = admin_token(args.admin_token, os.environ)
     service = StationService(repository, websocket_base_url=public_url, events=core.bus)
-    app = create_app(service, token=token, gateway=gateway)
+    app = create_app(
+        service, token=token, gateway=gateway, commands=core.commands, charging=core.charging
+    )
     config = uvicorn.Config(
         app,
         lifespan="off",

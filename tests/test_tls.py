@@ -1,0 +1,227 @@
+"""TLS on the OCPP endpoint: security profiles 2 (Basic auth over TLS) and 3 (client
+certificate whose CN is the station ID), through the real server process."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import ssl
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from evcharge_core.bootstrap import open_repository
+from evcharge_core.domain.credentials import hash_password
+from evcharge_core.domain.model import Station
+from evcharge_core.domain.values import Protocol
+from evcharge_core.tls import TLSConfigError, server_context
+
+PASSWORD = "s3cret-password-16"
+ENDPOINT = "OCPP websocket endpoint: "
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA, a server certificate for 127.0.0.1 and client certificates for ST3 and ST9."""
+    d = tmp_path_factory.mktemp("pki")
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Test CA",
+        cwd=d,
+    )
+    (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, cn, ext in (
+        ("server", "127.0.0.1", True),
+        ("st3", "ST3", False),
+        ("st9", "ST9", False),
+    ):
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={cn}",
+            cwd=d,
+        )
+        extra = ["-extfile", "san.cnf"] if ext else []
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.pem",
+            "-days",
+            "2",
+            *extra,
+            cwd=d,
+        )
+    return d
+
+
+def test_context_is_tls12_or_newer_and_asks_for_client_certificates(pki: Path) -> None:
+    plain = server_context([(pki / "server.pem", pki / "server.key")])
+    assert plain.minimum_version is ssl.TLSVersion.TLSv1_2
+    assert plain.verify_mode is ssl.CERT_NONE
+    mutual = server_context([(pki / "server.pem", pki / "server.key")], pki / "ca.pem")
+    assert mutual.verify_mode is ssl.CERT_OPTIONAL
+
+
+def test_unusable_files_are_named(pki: Path) -> None:
+    with pytest.raises(TLSConfigError, match=r"st3\.key"):
+        server_context([(pki / "server.pem", pki / "st3.key")])
+    with pytest.raises(TLSConfigError, match=r"nope\.pem"):
+        server_context([(pki / "server.pem", pki / "server.key")], pki / "nope.pem")
+    with pytest.raises(TLSConfigError):
+        server_context([])
+
+
+async def _create_stations(db: Path) -> None:
+    repository = await open_repository(str(db))
+    try:
+        async with repository.transaction() as tx:
+            for station_id, profile in (("ST2", 2), ("ST3", 3)):
+                await tx.stations.save(
+                    Station(
+                        id=station_id,
+                        name=station_id,
+                        code=station_id,
+                        protocol=Protocol.OCPP16,
+                        security_profile=profile,
+                        password_hash=hash_password(PASSWORD, b"0123456789abcdef"),
+                    )
+                )
+    finally:
+        await repository.close()
+
+
+@asynccontextmanager
+async def server(pki: Path, db: Path) -> AsyncIterator[str]:
+    env = {k: v for k, v in os.environ.items() if k != "EVCHARGE_DB"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "evcharge_core.serve",
+        "--db",
+        str(db),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--admin-port",
+        "0",
+        "--admin-token",
+        "t",
+        "--tls-cert",
+        str(pki / "server.pem"),
+        "--tls-key",
+        str(pki / "server.key"),
+        "--tls-client-ca",
+        str(pki / "ca.pem"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), timeout=20)).decode()
+        assert line.startswith(ENDPOINT), line
+        template = line.removeprefix(ENDPOINT).strip()
+        assert template.startswith("wss://127.0.0.1:")
+        yield template
+    finally:
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+
+
+def client_context(pki: Path, cert: str | None = None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=pki / "ca.pem")
+    if cert is not None:
+        context.load_cert_chain(pki / f"{cert}.pem", pki / f"{cert}.key")
+    return context
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+async def _status_of(url: str, **kwargs: object) -> int:
+    try:
+        async with connect(url, subprotocols=["ocpp1.6"], **kwargs) as ws:  # type: ignore[arg-type]
+            await ws.send('[2,"1","Heartbeat",{}]')
+            await asyncio.wait_for(ws.recv(), timeout=10)
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
+
+
+def test_profiles_2_and_3_over_tls(pki: Path, tmp_path: Path) -> None:
+    db = tmp_path / "tls.db"
+    asyncio.run(_create_stations(db))
+
+    async def scenario() -> None:
+        async with server(pki, db) as template:
+            st2, st3 = template.format(station_id="ST2"), template.format(station_id="ST3")
+            # Profile 2: Basic auth over TLS; no client certificate needed.
+            right, wrong = basic("ST2", PASSWORD), basic("ST2", "wrong-password-xx")
+            assert await _status_of(st2, ssl=client_context(pki), additional_headers=right) == 101
+            assert await _status_of(st2, ssl=client_context(pki), additional_headers=wrong) == 401
+            # Profile 3: a client certificate whose CN is the station ID.
+            assert await _status_of(st3, ssl=client_context(pki, "st3")) == 101
+            assert await _status_of(st3, ssl=client_context(pki)) == 403
+            assert await _status_of(st3, ssl=client_context(pki, "st9")) == 403
+
+    asyncio.run(scenario())
+
+
+def test_tls_flags_must_come_in_pairs(pki: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evcharge_core.serve",
+            "--db",
+            str(tmp_path / "x.db"),
+            "--tls-cert",
+            str(pki / "server.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: give --tls-cert and --tls-key")
