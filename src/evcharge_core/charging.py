@@ -44,7 +44,7 @@ from .domain.transactions import (
     stop_transaction,
 )
 from .domain.values import RegistrationStatus
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .ports import (
     EventSink,
     Page,
@@ -337,6 +337,31 @@ class ChargingService:
     async def save_id_token(self, token: IdToken) -> None:
         async with self.repository.transaction() as tx:
             await tx.id_tokens.save(token)
+
+    async def get_id_token(self, id_token: str) -> IdToken:
+        async with self.repository.transaction() as tx:
+            found = await tx.id_tokens.get(id_token)
+        if found is None:
+            raise NotFound("id token", id_token)
+        return found
+
+    async def add_id_token(self, token: IdToken) -> None:
+        """Register a new id token; :class:`~evcharge_core.errors.Conflict` if it exists."""
+        async with self.repository.transaction() as tx:
+            if await tx.id_tokens.get(token.id_token) is not None:
+                raise Conflict(f"id token {token.id_token} already exists")
+            await tx.id_tokens.save(token)
+
+    async def update_id_token(self, id_token: str, changes: Mapping[str, Any]) -> IdToken:
+        """Change the given fields (``type``, ``status``, ``expiry_date``, ``group_id``) of
+        a registered id token, in one transaction."""
+        async with self.repository.transaction() as tx:
+            found = await tx.id_tokens.get(id_token)
+            if found is None:
+                raise NotFound("id token", id_token)
+            updated = attrs.evolve(found, **changes)
+            await tx.id_tokens.save(updated)
+        return updated
 
     async def list_id_tokens(self) -> list[IdToken]:
         async with self.repository.transaction() as tx:

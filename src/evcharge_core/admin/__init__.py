@@ -13,7 +13,8 @@ format and metrics are described in the admin API guide (``docs/admin-api.md``).
 
 The module is organised around a route table: every operation is an :class:`ApiRoute`
 (method, path, handler and what the OpenAPI document says about it), grouped in sequences
-(:data:`STATION_ROUTES`, ...). The app serves exactly its table and ``/openapi.json``
+(:data:`STATION_ROUTES`, ..., the live :data:`COMMAND_ROUTES`, :data:`ID_TOKEN_ROUTES`
+and :data:`TRANSACTION_ROUTES`). The app serves exactly its table and ``/openapi.json``
 describes exactly that table, so they cannot drift. To add a group of routes, write its
 handlers (``async def handler(request, ctx: AdminContext) -> Response``), list them as
 ``ApiRoute`` values, and add the sequence to the table given to :func:`create_app`.
@@ -36,6 +37,14 @@ from ._http import (
     read_json,
     read_json_object,
     split_query,
+)
+from ._live import (
+    COMMAND_ROUTES,
+    ID_TOKEN_FIELDS,
+    ID_TOKEN_ROUTES,
+    TRANSACTION_ROUTES,
+    id_token_to_json,
+    transaction_to_json,
 )
 from ._metrics import AdminMetrics
 from ._routes import (
@@ -63,16 +72,20 @@ from ._table import (
 __all__ = [
     "AREA_ROUTES",
     "CHARGER_ROUTES",
+    "COMMAND_ROUTES",
     "CONNECTOR_ROUTES",
     "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_ROUTES",
     "ERROR_PROBLEMS",
+    "ID_TOKEN_FIELDS",
+    "ID_TOKEN_ROUTES",
     "IMPORT_ROUTES",
     "OPERATION_ROUTES",
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_TYPE_BASE",
     "SCHEMAS",
     "STATION_ROUTES",
+    "TRANSACTION_ROUTES",
     "AdminContext",
     "AdminMetrics",
     "ApiRoute",
@@ -84,6 +97,7 @@ __all__ = [
     "ProblemError",
     "Reply",
     "create_app",
+    "id_token_to_json",
     "issue_to_json",
     "json_response",
     "openapi_document",
@@ -94,4 +108,5 @@ __all__ = [
     "read_json_object",
     "split_query",
     "station_query",
+    "transaction_to_json",
 ]

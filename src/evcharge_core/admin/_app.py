@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ..charging import ChargingService
+from ..commands import CommandService
 from ..errors import EvchargeError
 from ..service import StationService
 from ._http import (
@@ -115,6 +117,8 @@ def create_app(
     metrics: CollectorRegistry | None = None,
     routes: Iterable[ApiRoute] = DEFAULT_ROUTES,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    commands: CommandService | None = None,
+    charging: ChargingService | None = None,
 ) -> Starlette:
     """The admin HTTP API as an ASGI application.
 
@@ -123,7 +127,10 @@ def create_app(
     where no gateway runs) ``disconnect`` answers 409 "not connected". ``metrics`` is the
     Prometheus registry to register the API's metrics in (default: a new one per app).
     ``routes`` is the route table (default: :data:`DEFAULT_ROUTES`; add groups by passing
-    ``(*DEFAULT_ROUTES, *more)``). The app's state holds ``admin`` (the
+    ``(*DEFAULT_ROUTES, *more)``). ``commands`` sends live commands to connected stations
+    (without it they answer 409 "not connected"); ``charging`` serves id tokens and
+    transactions (default: a :class:`~evcharge_core.charging.ChargingService` over the
+    service's repository). The app's state holds ``admin`` (the
     :class:`AdminContext`) and ``metrics`` (the registry), for code that adds metrics.
     """
     if not token:
@@ -149,6 +156,8 @@ def create_app(
         metrics=admin_metrics,
         routes=table,
         max_body_size=max_body_size,
+        commands=commands,
+        charging=charging if charging is not None else ChargingService(service.repository),
     )
     digest = token_digest(token)
     # Fixed paths before parameterised ones, so that /api/stations/import is never taken

@@ -25,11 +25,15 @@ from ..errors import (
     ActivationMismatch,
     ActivationThrottled,
     AlreadyActivated,
+    CommandTimeout,
     Conflict,
     ImportRejected,
     InvalidInput,
     Issue,
     NotFound,
+    StationCallError,
+    StationNotConnected,
+    StationProtocolError,
     StorageError,
 )
 
@@ -152,7 +156,11 @@ ERROR_PROBLEMS: Final[tuple[ErrorProblem, ...]] = (
     ErrorProblem(ActivationMismatch, 422, "activation-mismatch", "Activation mismatch"),
     ErrorProblem(NotFound, 404, "not-found", "Not found"),
     ErrorProblem(AlreadyActivated, 409, "already-activated", "Already activated"),
+    ErrorProblem(StationNotConnected, 409, "not-connected", "Not connected"),
     ErrorProblem(Conflict, 409, "conflict", "Conflict"),
+    ErrorProblem(CommandTimeout, 504, "station-timeout", "Station did not answer"),
+    ErrorProblem(StationProtocolError, 502, "station-protocol-error", "Station broke the protocol"),
+    ErrorProblem(StationCallError, 502, "station-call-error", "Station answered with an error"),
     ErrorProblem(ActivationThrottled, 429, "activation-throttled", "Too many attempts"),
     ErrorProblem(StorageError, 503, "storage-unavailable", "Storage unavailable"),
 )
@@ -181,6 +189,9 @@ def problem_for_error(error: BaseException) -> ProblemError | None:
             detail = f"{error.issues[0]}; nothing was imported"
     elif isinstance(error, InvalidInput):
         errors = error.issues
+    elif isinstance(error, StationCallError):
+        extra["code"] = error.code
+        extra["description"] = error.description
     elif isinstance(error, ActivationThrottled):
         seconds = max(1, math.ceil(error.retry_after_s))
         headers["Retry-After"] = str(seconds)

@@ -32,6 +32,7 @@ from ._http import (
     read_json_object,
     split_query,
 )
+from ._live import COMMAND_ROUTES, ID_TOKEN_ROUTES, TRANSACTION_ROUTES
 from ._metrics import METRICS_CONTENT_TYPE
 from ._schemas import STRING, ref
 from ._table import AdminContext, ApiRoute, Body, Param, Reply
@@ -678,5 +679,8 @@ DEFAULT_ROUTES: Final[tuple[ApiRoute, ...]] = (
     *CHARGER_ROUTES,
     *CONNECTOR_ROUTES,
     *AREA_ROUTES,
+    *COMMAND_ROUTES,
+    *ID_TOKEN_ROUTES,
+    *TRANSACTION_ROUTES,
 )
 """Every route of the admin API, in the order the OpenAPI document lists them."""

@@ -128,13 +128,16 @@ _PROBLEM = _object(
         "line": INTEGER,
         "column": INTEGER,
         "retry_after_s": NUMBER,
+        "code": STRING,
+        "description": STRING,
     },
     required=["type", "title", "status", "detail"],
     description=(
         "RFC 9457 problem details. ``errors`` lists located problems where there are "
         "several; imports add ``error_count`` (all errors; ``errors`` holds the first 100) "
         "and ``warnings``; a malformed JSON body adds ``line`` and ``column``; a throttled "
-        "activation adds ``retry_after_s``."
+        "activation adds ``retry_after_s``; a station's CallError (502) adds its ``code`` "
+        "and ``description``."
     ),
 )
 
@@ -339,7 +342,136 @@ def _without(fields: Mapping[str, Schema], *names: str) -> dict[str, Schema]:
     return {k: v for k, v in fields.items() if k not in names}
 
 
+_CONNECTOR_NUMBER: Final[Schema] = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "OCPP connector ID (0: the whole station).",
+}
+_ID_TOKEN_STATUSES: Final = ["Accepted", "Blocked", "Expired", "Invalid"]
+_ID_TOKEN_INPUT: Final[dict[str, Schema]] = {
+    "id_token": {"type": "string", "minLength": 1, "maxLength": 36},
+    "type": {"type": "string", "minLength": 1, "maxLength": 20, "description": "Default ISO14443."},
+    "status": {"type": "string", "enum": _ID_TOKEN_STATUSES, "description": "Default Accepted."},
+    "expiry_date": nullable({**TIMESTAMP, "description": "ISO 8601 with a time zone."}),
+    "group_id": nullable({"type": "string", "minLength": 1, "maxLength": 36}),
+}
+_STATUS_ANSWER: Final[Schema] = _object(
+    {"status": {**STRING, "description": "The station's answer (Accepted, Rejected...)."}}
+)
+
+COMMAND_SCHEMAS: Final[dict[str, Schema]] = {
+    "CommandStatus": _STATUS_ANSWER,
+    "Configuration": _object(
+        {
+            "configuration": {
+                "type": "array",
+                "items": _object({"key": STRING, "value": nullable(STRING), "readonly": BOOLEAN}),
+            },
+            "unknown_keys": {"type": "array", "items": STRING},
+        },
+        description="A live configuration read.",
+    ),
+    "ConfigurationWrite": _object({"value": STRING}, closed=True),
+    "TriggerRequest": _object(
+        {"message": TEXT, "connector_id": _CONNECTOR_NUMBER}, required=["message"], closed=True
+    ),
+    "ResetRequest": _object({"type": {"type": "string", "enum": ["Soft", "Hard"]}}, closed=True),
+    "RemoteStartRequest": _object(
+        {
+            "id_tag": {"type": "string", "minLength": 1, "maxLength": 20},
+            "connector_id": {"type": "integer", "minimum": 1},
+            "charging_profile": {
+                "type": "object",
+                "description": "An OCPP 1.6 chargingProfile (camelCase), TxProfile.",
+            },
+        },
+        required=["id_tag"],
+        closed=True,
+    ),
+    "RemoteStopRequest": _object({"transaction_id": {"type": ["integer", "string"]}}, closed=True),
+    "UnlockRequest": _object({"connector_id": {"type": "integer", "minimum": 1}}, closed=True),
+    "AvailabilityRequest": _object(
+        {
+            "connector_id": _CONNECTOR_NUMBER,
+            "type": {"type": "string", "enum": ["Operative", "Inoperative"]},
+        },
+        closed=True,
+    ),
+    "ReserveRequest": _object(
+        {
+            "connector_id": _CONNECTOR_NUMBER,
+            "id_tag": {"type": "string", "minLength": 1, "maxLength": 20},
+            "expiry_date": TIMESTAMP,
+            "reservation_id": {"type": "integer", "minimum": 1},
+            "parent_id_tag": {"type": "string", "minLength": 1, "maxLength": 20},
+        },
+        required=["connector_id", "id_tag", "expiry_date"],
+        closed=True,
+    ),
+    "Reservation": _object(
+        {"status": STRING, "reservation_id": INTEGER},
+        description="The station's answer and the reservation's ID (to cancel it).",
+    ),
+    "CancelReservationRequest": _object({"reservation_id": INTEGER}, closed=True),
+    "ChargingProfileRequest": _object(
+        {
+            "connector_id": _CONNECTOR_NUMBER,
+            "profile": {
+                "type": "object",
+                "description": "The profile as the station's protocol writes it (OCPP 1.6: "
+                "csChargingProfiles, camelCase).",
+            },
+        },
+        closed=True,
+    ),
+    "CallPayload": {
+        "type": "object",
+        "description": "The OCPP payload, camelCase, as the station's protocol defines it.",
+    },
+    "IdToken": _object(
+        {
+            "id_token": STRING,
+            "type": STRING,
+            "status": {"type": "string", "enum": [*_ID_TOKEN_STATUSES, "ConcurrentTx"]},
+            "expiry_date": nullable(TIMESTAMP),
+            "group_id": nullable(STRING),
+        },
+        description="An id token (id tag) of the authorisation registry; dates in UTC.",
+    ),
+    "IdTokenList": _object({"items": {"type": "array", "items": ref("IdToken")}}),
+    "IdTokenCreate": _object(_ID_TOKEN_INPUT, required=["id_token"], closed=True),
+    "IdTokenUpdate": _object(_without(_ID_TOKEN_INPUT, "id_token"), required=[], closed=True),
+    "Transaction": _object(
+        {
+            "station_id": STRING,
+            "transaction_id": STRING,
+            "connector_id": INTEGER,
+            "id_tag": nullable(STRING),
+            "started_at": nullable(TIMESTAMP),
+            "meter_start": nullable(INTEGER),
+            "state": {"type": "string", "enum": ["active", "ended"]},
+            "stopped_at": nullable(TIMESTAMP),
+            "meter_stop": nullable(INTEGER),
+            "stop_reason": nullable(STRING),
+            "energy_wh": nullable(INTEGER),
+            "orphan": BOOLEAN,
+        },
+        description="A charging session; energies in Wh, dates in UTC.",
+    ),
+    "TransactionPage": _object(
+        {
+            "items": {"type": "array", "items": ref("Transaction")},
+            "page": {"type": "integer", "minimum": 1},
+            "page_size": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "total": {"type": "integer", "minimum": 0},
+        },
+        description="One page of transactions, newest first.",
+    ),
+}
+"""The schemas of the live command, id token and transaction routes."""
+
 SCHEMAS: Final[dict[str, Schema]] = {
+    **COMMAND_SCHEMAS,
     "Problem": _PROBLEM,
     "Issue": _ISSUE,
     "Station": _STATION,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 from starlette.requests import Request
@@ -23,6 +23,10 @@ from .. import __version__
 from ..service import StationService
 from ._metrics import AdminMetrics
 from ._schemas import SCHEMAS, ref
+
+if TYPE_CHECKING:
+    from ..charging import ChargingService
+    from ..commands import CommandService
 
 __all__ = [
     "AdminContext",
@@ -52,7 +56,9 @@ class Gateway(Protocol):
 
 class AdminContext:
     """What handlers work with: the service, the gateway (``None`` when the app runs
-    without one: live commands then answer 409), the metrics and the limits."""
+    without one: live commands then answer 409), the operator commands (``None``: live
+    commands answer 409), the charging service (id tokens, transactions), the metrics and
+    the limits."""
 
     def __init__(
         self,
@@ -62,9 +68,13 @@ class AdminContext:
         metrics: AdminMetrics,
         routes: tuple[ApiRoute, ...],
         max_body_size: int,
+        commands: CommandService | None = None,
+        charging: ChargingService | None = None,
     ) -> None:
         self.service = service
         self.gateway = gateway
+        self.commands = commands
+        self.charging = charging
         self.metrics = metrics
         self.routes = routes
         self.max_body_size = max_body_size
@@ -144,6 +154,9 @@ _PATH_PARAM_DESCRIPTIONS: Final = {
     "charger_id": "The charger's ID.",
     "connector_id": "The connector's ID.",
     "area_id": "The area's ID.",
+    "key": "The configuration key.",
+    "action": "The OCPP action (e.g. GetLocalListVersion).",
+    "id_token": "The id token (id tag).",
 }
 
 _PROBLEM_DESCRIPTIONS: Final = {
@@ -156,7 +169,7 @@ _PROBLEM_DESCRIPTIONS: Final = {
     422: "Invalid input; ``errors`` lists every problem, located.",
     429: "Too many attempts; retry after ``Retry-After`` seconds.",
     500: "Unexpected error (logged on the server).",
-    502: "The station answered with a CallError.",
+    502: "The station answered with a CallError (``code``, ``description``) or broke the protocol.",
     503: "Storage unavailable.",
     504: "The station did not answer in time.",
 }
@@ -255,8 +268,9 @@ def openapi_document(
         "info": {
             "title": title,
             "version": __version__,
-            "description": "Stations, chargers, connectors and areas of an evcharge_core "
-            "CSMS. Every route but the public ones needs `Authorization: Bearer TOKEN`. "
+            "description": "Stations, chargers, connectors, areas, live commands, id "
+            "tokens and transactions of an evcharge_core CSMS. Every route but the public "
+            "ones needs `Authorization: Bearer TOKEN`. "
             "Errors are RFC 9457 problem details (`application/problem+json`).",
         },
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
