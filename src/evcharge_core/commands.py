@@ -33,6 +33,10 @@ the new password's hash through ``stations.update_station``; :meth:`CommandServi
 rotate_password` draws a new random password and does the same. The station keeps its old
 password until it accepts, so nothing is stored before.
 
+**Metrics.** Each command's duration, whatever its outcome, is reported to the
+``observer`` (a :class:`~evcharge_core.observability.MessageObserver`), under the method's
+name (``get_configuration``, ``reset``...).
+
 **Activation while connected.** Subscribe :meth:`CommandService.on_event` to the event
 bus: when a connected station is activated it is sent TriggerMessage(BootNotification), so
 that its next BootNotification is answered Accepted without waiting for its retry interval.
@@ -44,7 +48,9 @@ import asyncio
 import logging
 import secrets
 import string
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+import time
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
 
@@ -53,6 +59,7 @@ import attrs
 from .domain.events import Event, StationActivated
 from .domain.model import Station
 from .errors import Conflict, EvchargeError, InvalidInput, Issue, StationNotConnected
+from .observability import MessageObserver, NullObserver
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -238,7 +245,7 @@ class CommandService:
 
     ``sessions`` finds live sessions; ``stations`` (optional, needed for passwords and
     reservations) reads stored stations and stores new passwords; ``timeout`` is the
-    default wait for an answer.
+    default wait for an answer; ``observer`` is told how long each command took.
     """
 
     def __init__(
@@ -249,12 +256,14 @@ class CommandService:
         timeout: float = DEFAULT_TIMEOUT,
         new_password: Callable[[], str] = random_password,
         new_reservation_id: Callable[[], int] = lambda: secrets.randbelow(2**31 - 1) + 1,
+        observer: MessageObserver | None = None,
     ) -> None:
         self.sessions = sessions
         self.stations = stations
         self.timeout = timeout
         self.new_password = new_password
         self.new_reservation_id = new_reservation_id
+        self.observer: MessageObserver = observer if observer is not None else NullObserver()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- finding the station -------------------------------------------------------------
@@ -278,6 +287,15 @@ class CommandService:
     def _timeout(self, timeout: float | None) -> float:
         return self.timeout if timeout is None else timeout
 
+    @contextmanager
+    def _timed(self, command: str) -> Iterator[None]:
+        """Report how long the block took as ``command``, however it ends."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.observer.command(command, time.perf_counter() - started)
+
     def _directory(self, what: str) -> StationDirectory:
         if self.stations is None:
             raise RuntimeError(f"{what} needs a CommandService built with stations")
@@ -289,27 +307,32 @@ class CommandService:
         self, station_id: str, keys: Sequence[str] = (), *, timeout: float | None = None
     ) -> ConfigurationResult:
         """Read configuration keys live (all of them if ``keys`` is empty)."""
-        commands = await self._commands(station_id)
-        return await commands.get_configuration(list(keys), timeout=self._timeout(timeout))
+        with self._timed("get_configuration"):
+            commands = await self._commands(station_id)
+            return await commands.get_configuration(list(keys), timeout=self._timeout(timeout))
 
     async def change_configuration(
         self, station_id: str, key: str, value: str, *, timeout: float | None = None
     ) -> str:
         """Write one configuration key live; return the station's status. A write of the
         password key stores the new password once the station takes it."""
-        commands = await self._commands(station_id)
-        if key.casefold() != commands.password_key.casefold():
-            return await commands.change_configuration(key, value, timeout=self._timeout(timeout))
-        password = commands.password_for(value)
-        return await self._send_password(station_id, commands, value, password, timeout)
+        with self._timed("change_configuration"):
+            commands = await self._commands(station_id)
+            if key.casefold() != commands.password_key.casefold():
+                return await commands.change_configuration(
+                    key, value, timeout=self._timeout(timeout)
+                )
+            password = commands.password_for(value)
+            return await self._send_password(station_id, commands, value, password, timeout)
 
     async def rotate_password(self, station_id: str, *, timeout: float | None = None) -> str:
         """Send the station a new random password; store it once the station takes it.
         Returns the station's status (the password itself is never returned)."""
-        commands = await self._commands(station_id)
-        password = self.new_password()
-        value = commands.password_value(password)
-        return await self._send_password(station_id, commands, value, password, timeout)
+        with self._timed("rotate_password"):
+            commands = await self._commands(station_id)
+            password = self.new_password()
+            value = commands.password_value(password)
+            return await self._send_password(station_id, commands, value, password, timeout)
 
     async def _send_password(
         self,
@@ -345,8 +368,11 @@ class CommandService:
         timeout: float | None = None,
     ) -> str:
         """Ask the station to send ``message`` (``BootNotification``, ``Heartbeat``...)."""
-        commands = await self._commands(station_id)
-        return await commands.trigger_message(message, connector_id, timeout=self._timeout(timeout))
+        with self._timed("trigger_message"):
+            commands = await self._commands(station_id)
+            return await commands.trigger_message(
+                message, connector_id, timeout=self._timeout(timeout)
+            )
 
     async def reset(
         self,
@@ -356,8 +382,9 @@ class CommandService:
         timeout: float | None = None,
     ) -> str:
         """``type``: ``Soft`` or ``Hard``."""
-        commands = await self._commands(station_id)
-        return await commands.reset(type, timeout=self._timeout(timeout))
+        with self._timed("reset"):
+            commands = await self._commands(station_id)
+            return await commands.reset(type, timeout=self._timeout(timeout))
 
     async def remote_start(
         self,
@@ -368,22 +395,25 @@ class CommandService:
         charging_profile: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> str:
-        commands = await self._commands(station_id)
-        return await commands.remote_start(
-            id_tag, connector_id, charging_profile, timeout=self._timeout(timeout)
-        )
+        with self._timed("remote_start"):
+            commands = await self._commands(station_id)
+            return await commands.remote_start(
+                id_tag, connector_id, charging_profile, timeout=self._timeout(timeout)
+            )
 
     async def remote_stop(
         self, station_id: str, transaction_id: str | int, *, timeout: float | None = None
     ) -> str:
-        commands = await self._commands(station_id)
-        return await commands.remote_stop(str(transaction_id), timeout=self._timeout(timeout))
+        with self._timed("remote_stop"):
+            commands = await self._commands(station_id)
+            return await commands.remote_stop(str(transaction_id), timeout=self._timeout(timeout))
 
     async def unlock(
         self, station_id: str, connector_id: int, *, timeout: float | None = None
     ) -> str:
-        commands = await self._commands(station_id)
-        return await commands.unlock(connector_id, timeout=self._timeout(timeout))
+        with self._timed("unlock"):
+            commands = await self._commands(station_id)
+            return await commands.unlock(connector_id, timeout=self._timeout(timeout))
 
     async def change_availability(
         self,
@@ -394,10 +424,11 @@ class CommandService:
         timeout: float | None = None,
     ) -> str:
         """``type``: ``Operative`` or ``Inoperative``; connector 0 is the whole station."""
-        commands = await self._commands(station_id)
-        return await commands.change_availability(
-            connector_id, type, timeout=self._timeout(timeout)
-        )
+        with self._timed("change_availability"):
+            commands = await self._commands(station_id)
+            return await commands.change_availability(
+                connector_id, type, timeout=self._timeout(timeout)
+            )
 
     async def reserve_now(
         self,
@@ -416,28 +447,30 @@ class CommandService:
         :class:`~evcharge_core.errors.Conflict`; an unknown connector is
         :class:`~evcharge_core.errors.InvalidInput`. ``reservation_id`` is drawn at random
         if not given."""
-        if expiry_date.utcoffset() is None:
-            raise InvalidInput([Issue("must be timezone-aware", field="expiry_date")])
-        await self._check_reservable(station_id, connector_id)
-        commands = await self._commands(station_id)
-        chosen = self.new_reservation_id() if reservation_id is None else reservation_id
-        status = await commands.reserve_now(
-            connector_id,
-            id_tag,
-            expiry_date,
-            chosen,
-            parent_id_tag,
-            timeout=self._timeout(timeout),
-        )
-        return ReservationResult(status, chosen)
+        with self._timed("reserve_now"):
+            if expiry_date.utcoffset() is None:
+                raise InvalidInput([Issue("must be timezone-aware", field="expiry_date")])
+            await self._check_reservable(station_id, connector_id)
+            commands = await self._commands(station_id)
+            chosen = self.new_reservation_id() if reservation_id is None else reservation_id
+            status = await commands.reserve_now(
+                connector_id,
+                id_tag,
+                expiry_date,
+                chosen,
+                parent_id_tag,
+                timeout=self._timeout(timeout),
+            )
+            return ReservationResult(status, chosen)
 
     async def cancel_reservation(
         self, station_id: str, reservation_id: int, *, timeout: float | None = None
     ) -> str:
         """Cancel a reservation; the station must have a reservable charger."""
-        await self._check_reservable(station_id, None)
-        commands = await self._commands(station_id)
-        return await commands.cancel_reservation(reservation_id, timeout=self._timeout(timeout))
+        with self._timed("cancel_reservation"):
+            await self._check_reservable(station_id, None)
+            commands = await self._commands(station_id)
+            return await commands.cancel_reservation(reservation_id, timeout=self._timeout(timeout))
 
     async def _check_reservable(self, station_id: str, connector_id: int | None) -> None:
         station = await self._directory("a reservation").get_station(station_id)
@@ -473,10 +506,11 @@ class CommandService:
     ) -> str:
         """Send a charging profile, as the station's protocol writes it (1.6:
         ``csChargingProfiles``)."""
-        commands = await self._commands(station_id)
-        return await commands.set_charging_profile(
-            connector_id, profile, timeout=self._timeout(timeout)
-        )
+        with self._timed("set_charging_profile"):
+            commands = await self._commands(station_id)
+            return await commands.set_charging_profile(
+                connector_id, profile, timeout=self._timeout(timeout)
+            )
 
     async def clear_charging_profile(
         self,
@@ -489,10 +523,11 @@ class CommandService:
         timeout: float | None = None,
     ) -> str:
         """Clear the profiles matching every criterion given (none given: all of them)."""
-        commands = await self._commands(station_id)
-        return await commands.clear_charging_profile(
-            profile_id, connector_id, purpose, stack_level, timeout=self._timeout(timeout)
-        )
+        with self._timed("clear_charging_profile"):
+            commands = await self._commands(station_id)
+            return await commands.clear_charging_profile(
+                profile_id, connector_id, purpose, stack_level, timeout=self._timeout(timeout)
+            )
 
     async def call(
         self,
@@ -504,15 +539,17 @@ class CommandService:
     ) -> dict[str, Any]:
         """Send any CSMS-to-station call of the station's protocol (security extension
         included for 1.6), validated against its schema first; return the answer payload."""
-        commands = await self._commands(station_id)
-        return await commands.call(action, payload, timeout=self._timeout(timeout))
+        with self._timed("call"):
+            commands = await self._commands(station_id)
+            return await commands.call(action, payload, timeout=self._timeout(timeout))
 
     async def disconnect(self, station_id: str) -> None:
         """Close the station's websocket (it will reconnect on its own)."""
-        if not await self.sessions.disconnect(station_id):
-            if self.stations is not None:
-                await self.stations.get_station(station_id)
-            raise StationNotConnected(station_id)
+        with self._timed("disconnect"):
+            if not await self.sessions.disconnect(station_id):
+                if self.stations is not None:
+                    await self.stations.get_station(station_id)
+                raise StationNotConnected(station_id)
 
     # --- events --------------------------------------------------------------------------
 

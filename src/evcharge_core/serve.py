@@ -36,7 +36,10 @@ API failures) go to stderr.
 BootNotification is answered with. Stations speaking OCPP 1.6 are served by
 :class:`~evcharge_core.ocpp16.Ocpp16Session` (2.0.1 stations get ``NotImplemented`` for now);
 :func:`build_core` wires the services and the operator commands
-(:class:`~evcharge_core.commands.CommandService`) around one event bus. The other flags of
+(:class:`~evcharge_core.commands.CommandService`) around one event bus. The admin API's
+``/metrics`` also shows the OCPP messages and operator commands (a
+:class:`~evcharge_core.observability.PrometheusObserver` in the app's registry). The other
+flags of
 CONTRACT.md's "Reference server" come with later work: ``--demo``.
 
 With ``--tls-cert PEM --tls-key PEM`` (repeatable, in pairs) the endpoint is ``wss://``,
@@ -62,6 +65,7 @@ from urllib.parse import urlsplit
 
 import attrs
 import uvicorn
+from prometheus_client import CollectorRegistry
 
 from .adapters.websocket import (
     NotImplementedSession,
@@ -76,6 +80,7 @@ from .commands import CommandService
 from .connections import ConnectionService
 from .domain.values import Protocol
 from .errors import StorageError
+from .observability import MessageObserver, PrometheusObserver
 from .ports import Repository
 from .service import StationService
 from .tls import TLSConfigError, server_context
@@ -238,17 +243,23 @@ class Core:
     commands: CommandService
 
 
-def build_core(repository: Repository, *, heartbeat_interval_s: int = 300) -> Core:
+def build_core(
+    repository: Repository,
+    *,
+    heartbeat_interval_s: int = 300,
+    observer: MessageObserver | None = None,
+) -> Core:
     """Wire the services around ``repository``: one event bus that every service publishes
     to; OCPP 1.6 sessions on the gateway (2.0.1: :class:`NotImplementedSession` for now);
-    operator commands that also follow activations on the bus."""
+    operator commands that also follow activations on the bus. ``observer`` (default:
+    none) is told about OCPP messages and operator commands, for metrics."""
     from .ocpp16 import session_factory
 
     bus = LocalEventBus()
     stations = StationService(repository, events=bus)
     charging = ChargingService(repository, events=bus, heartbeat_interval_s=heartbeat_interval_s)
     connections = ConnectionService(repository, events=bus)
-    ocpp16 = session_factory(charging)
+    ocpp16 = session_factory(charging, observer=observer)
 
     def sessions(context: SessionContext) -> StationSession:
         if context.protocol is Protocol.OCPP16:
@@ -256,7 +267,7 @@ def build_core(repository: Repository, *, heartbeat_interval_s: int = 300) -> Co
         return NotImplementedSession(context)
 
     gateway = WebsocketGateway(connections, session_factory=sessions)
-    commands = CommandService(gateway, stations)
+    commands = CommandService(gateway, stations, observer=observer)
     bus.subscribe(commands.on_event)
     return Core(repository, bus, stations, charging, connections, gateway, commands)
 
@@ -292,7 +303,12 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         print(f"error: cannot open the database {url}: {error}", file=sys.stderr, flush=True)
         return 1
     try:
-        core = build_core(repository, heartbeat_interval_s=args.heartbeat_interval)
+        metrics = CollectorRegistry()  # the admin API's, with the OCPP metrics in it
+        core = build_core(
+            repository,
+            heartbeat_interval_s=args.heartbeat_interval,
+            observer=PrometheusObserver(metrics),
+        )
         await core.connections.reset_connections()
         gateway = core.gateway
         try:
@@ -301,7 +317,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
             print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
             return 1
         try:
-            return await _serve_admin(args, repository, gateway, stop, core)
+            return await _serve_admin(args, repository, gateway, stop, core, metrics=metrics)
         finally:
             await gateway.close()
             await core.commands.aclose()
@@ -318,8 +334,11 @@ async def _serve_admin(
     gateway: WebsocketGateway,
     stop: asyncio.Event,
     core: Core,
+    *,
+    metrics: CollectorRegistry | None = None,
 ) -> int:
-    """Run the admin API beside the started gateway until ``stop`` is set."""
+    """Run the admin API beside the started gateway until ``stop`` is set; its metrics go
+    to ``metrics`` (default: a registry of its own)."""
     from .admin import create_app
 
     try:
@@ -340,7 +359,12 @@ async def _serve_admin(
     token, generated = admin_token(args.admin_token, os.environ)
     service = StationService(repository, websocket_base_url=public_url, events=core.bus)
     app = create_app(
-        service, token=token, gateway=gateway, commands=core.commands, charging=core.charging
+        service,
+        token=token,
+        gateway=gateway,
+        metrics=metrics,
+        commands=core.commands,
+        charging=core.charging,
     )
     config = uvicorn.Config(
         app,

@@ -18,6 +18,8 @@ In order, for a frame:
 
 from __future__ import annotations
 
+import json
+
 import attrs
 
 from ..domain.values import Protocol, RegistrationStatus
@@ -29,10 +31,14 @@ __all__ = ["Answer", "BrokenResponse", "Request", "Response", "receive"]
 
 @attrs.frozen
 class Answer:
-    """Send ``text`` (if any) and do nothing else; ``problem`` is for the log."""
+    """Send ``text`` (if any) and do nothing else; ``problem`` is for the log. ``code`` is
+    the CallError code ``text`` carries, ``action`` the refused CALL's action when it was
+    readable (any string the station sent: not necessarily an OCPP action)."""
 
     text: str | None
     problem: str
+    code: str | None = None
+    action: str | None = None
 
 
 @attrs.frozen
@@ -62,8 +68,16 @@ class BrokenResponse:
 Inbound = Answer | Request | Response | BrokenResponse
 
 
-def _refuse(message_id: str, code: str, description: str) -> Answer:
-    return Answer(call_error(message_id, code, description), description)
+def _refuse(message_id: str, action: str, code: str, description: str) -> Answer:
+    return Answer(call_error(message_id, code, description), description, code, action)
+
+
+def _reply_code(reply: str | None) -> str | None:
+    """The code of a CallError :func:`~evcharge_core.ocppj.parse_frame` built."""
+    if reply is None:
+        return None
+    code = json.loads(reply)[2]
+    return code if isinstance(code, str) else None
 
 
 def receive(  # noqa: PLR0911 - one return per rule of the module docstring
@@ -78,7 +92,7 @@ def receive(  # noqa: PLR0911 - one return per rule of the module docstring
             and frame.message_id is not None
         ):
             return BrokenResponse(frame.message_id, frame.problem)
-        return Answer(frame.reply, frame.problem)
+        return Answer(frame.reply, frame.problem, _reply_code(frame.reply))
     if frame.message_type is not MessageType.CALL:
         return Response(frame)
     action = frame.action or ""
@@ -86,11 +100,14 @@ def receive(  # noqa: PLR0911 - one return per rule of the module docstring
     if action not in STATION_ACTIONS:
         shown = action[:60]
         if action in CSMS_ACTIONS:
-            return _refuse(message_id, "NotSupported", f"{shown} is sent by the CSMS, not to it")
-        return _refuse(message_id, "NotImplemented", f"unknown action {shown!r}")
+            return _refuse(
+                message_id, action, "NotSupported", f"{shown} is sent by the CSMS, not to it"
+            )
+        return _refuse(message_id, action, "NotImplemented", f"unknown action {shown!r}")
     if registration is not RegistrationStatus.ACCEPTED and action != "BootNotification":
         return _refuse(
             message_id,
+            action,
             "SecurityError",
             f"registration is {registration.value}: only BootNotification is accepted",
         )
@@ -100,5 +117,7 @@ def receive(  # noqa: PLR0911 - one return per rule of the module docstring
         return Answer(
             call_error(message_id, violation.code, violation.description, violation.details()),
             violation.description,
+            violation.code,
+            action,
         )
     return Request(message_id, action, payload)

@@ -25,12 +25,21 @@ cannot deadlock the connection.
 station's :class:`~evcharge_core.domain.model.BootConfiguration` asks for, in this order:
 TriggerMessage BootNotification, StatusNotification, Heartbeat, then ClearChargingProfile
 (every profile). A refusal, CallError or timeout is logged and the next step still runs.
+
+**Metrics.** The session tells its :class:`~evcharge_core.observability.MessageObserver`
+about each CALL the station sends (action, ``ok`` or the CallError code it was answered
+with, handling time; a frame naming no OCPP 1.6 action is action ``(unknown)``, one that is
+answered with nothing outcome ``(unanswered)``) and each CALL it sends (action; ``ok``, the
+station's CallError code, ``timeout``, ``disconnected`` or ``cancelled``; the time from
+:meth:`call` to the answer, waiting for its turn included). Answers to CSMS CALLs are not
+counted inbound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
@@ -48,11 +57,22 @@ from ..errors import (
     StationNotConnected,
     StationProtocolError,
 )
+from ..observability import (
+    CANCELLED,
+    DISCONNECTED,
+    OK,
+    OTHER_ERROR,
+    TIMEOUT,
+    UNANSWERED,
+    UNKNOWN_ACTION,
+    MessageObserver,
+    NullObserver,
+)
 from ..ocppj import Frame, MessageType, PendingCalls, call_error, call_frame, call_result
 from ._handlers import HANDLERS
 from ._messages import Refused
 from ._protocol import Answer, BrokenResponse, Request, Response, receive
-from ._schemas import CSMS_ACTIONS, Kind, validate
+from ._schemas import CSMS_ACTIONS, STATION_ACTIONS, Kind, validate
 from .commands import Ocpp16Commands
 
 __all__ = ["DEFAULT_CALL_TIMEOUT", "Ocpp16Session", "session_factory"]
@@ -69,6 +89,33 @@ _BOOT_STEPS: Final[tuple[tuple[str, str, dict[str, Any]], ...]] = (
     ("clear_charging_profiles", "ClearChargingProfile", {}),
 )
 
+_ACTIONS: Final = STATION_ACTIONS | CSMS_ACTIONS
+_CALL_ERROR_CODES: Final = frozenset(
+    {
+        "FormationViolation",
+        "GenericError",
+        "InternalError",
+        "NotImplemented",
+        "NotSupported",
+        "OccurenceConstraintViolation",
+        "OccurrenceConstraintViolation",
+        "PropertyConstraintViolation",
+        "ProtocolError",
+        "SecurityError",
+        "TypeConstraintViolation",
+    }
+)
+"""OCPP 1.6's CallError codes (and the spelling of OccurrenceConstraintViolation that
+2.0.1 fixed): the outcomes a station's CallError is counted under; any other is ``(other)``."""
+
+
+def _action_label(action: str | None) -> str:
+    return action if action is not None and action in _ACTIONS else UNKNOWN_ACTION
+
+
+def _code_label(code: str) -> str:
+    return code if code in _CALL_ERROR_CODES else OTHER_ERROR
+
 
 def _new_message_id() -> str:
     return str(uuid.uuid4())
@@ -79,7 +126,8 @@ class Ocpp16Session:
 
     ``charging`` handles what the station reports; ``default_timeout`` bounds
     :meth:`call` when no timeout is given; ``new_message_id`` numbers CSMS CALLs (unique
-    per connection). :attr:`commands` offers the operator commands
+    per connection); ``observer`` is told about every message (see "Metrics" in the module
+    docstring). :attr:`commands` offers the operator commands
     (:class:`~evcharge_core.ocpp16.commands.Ocpp16Commands`) over :meth:`call`.
     """
 
@@ -90,11 +138,13 @@ class Ocpp16Session:
         *,
         default_timeout: float = DEFAULT_CALL_TIMEOUT,
         new_message_id: Callable[[], str] = _new_message_id,
+        observer: MessageObserver | None = None,
     ) -> None:
         self.context = context
         self.charging = charging
         self.default_timeout = default_timeout
         self.new_message_id = new_message_id
+        self.observer: MessageObserver = observer if observer is not None else NullObserver()
         self.commands = Ocpp16Commands(self)
         self._registration = RegistrationStatus.PENDING
         self._pending = PendingCalls(f"station {context.station_id}")
@@ -127,9 +177,12 @@ class Ocpp16Session:
 
     async def on_message(self, text: str) -> str | None:
         """Answer a station's CALL, or hand an answer to the CALL it answers."""
+        started = time.perf_counter()
         inbound = receive(text, self._registration)
         if isinstance(inbound, Request):
-            return await self._handle(inbound)
+            reply, outcome = await self._handle(inbound)
+            self.observer.inbound(inbound.action, outcome, time.perf_counter() - started)
+            return reply
         if isinstance(inbound, Response):
             self._pending.resolve(inbound.frame)
             return None
@@ -149,6 +202,8 @@ class Ocpp16Session:
             )
             return None
         self._log_refusal(inbound)
+        outcome = UNANSWERED if inbound.code is None else inbound.code
+        self.observer.inbound(_action_label(inbound.action), outcome, time.perf_counter() - started)
         return inbound.text
 
     async def on_close(self) -> None:
@@ -180,12 +235,26 @@ class Ocpp16Session:
         limit = self.default_timeout if timeout is None else timeout
         if self._closed:
             raise StationNotConnected(self.station_id)
+        started = time.perf_counter()
+        outcome = CANCELLED
         try:
-            async with asyncio.timeout(limit):
-                frame = await self._exchange(action, body)
-        except TimeoutError:
-            raise CommandTimeout(self.station_id, action, limit) from None
-        return self._answer_of(action, frame)
+            try:
+                async with asyncio.timeout(limit):
+                    frame = await self._exchange(action, body)
+            except TimeoutError:
+                outcome = TIMEOUT
+                raise CommandTimeout(self.station_id, action, limit) from None
+            answer = self._answer_of(action, frame)
+            outcome = OK
+            return answer
+        except StationCallError as error:
+            outcome = _code_label(error.code)
+            raise
+        except StationNotConnected:
+            outcome = DISCONNECTED
+            raise
+        finally:
+            self.observer.outbound(action, outcome, time.perf_counter() - started)
 
     async def _exchange(self, action: str, body: dict[str, Any]) -> Frame:
         async with self._call_lock:
@@ -229,7 +298,8 @@ class Ocpp16Session:
 
     # --- handling the station's CALLs ----------------------------------------------------
 
-    async def _handle(self, request: Request) -> str:
+    async def _handle(self, request: Request) -> tuple[str, str]:
+        """The answer to ``request`` and its outcome (``ok`` or the CallError code)."""
         handler = HANDLERS[request.action]
         try:
             handled = await handler(self.charging, self.station_id, request.payload)
@@ -243,19 +313,21 @@ class Ocpp16Session:
             )
             return call_error(
                 request.message_id, violation.code, violation.description, violation.details()
-            )
+            ), violation.code
         except NotFound:
             logger.warning("station %s no longer exists; its messages are refused", self.station_id)
             self._registration = RegistrationStatus.REJECTED
-            return call_error(request.message_id, "SecurityError", "station is not registered")
+            refusal = call_error(request.message_id, "SecurityError", "station is not registered")
+            return refusal, "SecurityError"
         except Exception:
             logger.exception("station %s: handling %s failed", self.station_id, request.action)
-            return call_error(
+            failure = call_error(
                 request.message_id, "InternalError", "the message could not be processed"
             )
+            return failure, "InternalError"
         if handled.registration is not None:
             self._registration = handled.registration
-        return call_result(request.message_id, handled.payload)
+        return call_result(request.message_id, handled.payload), OK
 
     def _log_refusal(self, answer: Answer) -> None:
         if answer.text is None:
@@ -310,11 +382,15 @@ def _outgoing(action: str, payload: object) -> dict[str, Any]:
 
 
 def session_factory(
-    charging: ChargingService, *, default_timeout: float = DEFAULT_CALL_TIMEOUT
+    charging: ChargingService,
+    *,
+    default_timeout: float = DEFAULT_CALL_TIMEOUT,
+    observer: MessageObserver | None = None,
 ) -> SessionFactory:
-    """A gateway ``session_factory`` building an :class:`Ocpp16Session` per connection."""
+    """A gateway ``session_factory`` building an :class:`Ocpp16Session` per connection, each
+    telling ``observer`` (default: nobody) about its messages."""
 
     def build(context: SessionContext) -> Ocpp16Session:
-        return Ocpp16Session(context, charging, default_timeout=default_timeout)
+        return Ocpp16Session(context, charging, default_timeout=default_timeout, observer=observer)
 
     return build
