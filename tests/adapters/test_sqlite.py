@@ -13,17 +13,26 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
+import attrs
 import pytest
 
 from evcharge_core.adapters import sqlite as sqlite_adapter
 from evcharge_core.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteRepository
-from evcharge_core.domain.model import Station
+from evcharge_core.domain.model import Charger, Connector, ConnectorSpec, Station, StatusRecord
 from evcharge_core.domain.transactions import IdToken, MeterSample, TransactionState
 from evcharge_core.domain.transactions import Transaction as ChargingTransaction
-from evcharge_core.domain.values import ActivationState, ConnectorStatus, OperationalStatus
+from evcharge_core.domain.values import (
+    ActivationState,
+    ConnectorFormat,
+    ConnectorStandard,
+    ConnectorStatus,
+    OperationalStatus,
+    PowerType,
+)
 from evcharge_core.errors import Conflict, StorageError
 from evcharge_core.ports import (
     Repository,
@@ -115,10 +124,18 @@ def _read_all(path: Path) -> list[Station]:
 
 
 def _dump(path: Path) -> list[str]:
-    """The database's content as SQL, read through a separate connection."""
+    """The database's content as SQL, read through a separate connection.
+
+    The query planner's statistics are left out: ``PRAGMA optimize`` on closing may write
+    them (``sqlite_stat1``) whenever a table was queried, whatever the transactions did."""
     db = sqlite3.connect(path)
     try:
-        return list(db.iterdump())
+        return [
+            line
+            for line in db.iterdump()
+            if line != 'ANALYZE "sqlite_master";'
+            and not line.startswith('INSERT INTO "sqlite_stat')
+        ]
     finally:
         db.close()
 
@@ -631,3 +648,290 @@ def test_look_ups_use_the_indexes(
 ) -> None:
     asyncio.run(_open(db_path).close())
     assert index in _plan(db_path, sql, params)
+
+
+# --- saving a stored station writes only what changed -----------------------------------------
+
+
+_T = TypeVar("_T")
+
+
+def attrs_evolve(instance: _T, **changes: object) -> _T:
+    return attrs.evolve(instance, **changes)  # type: ignore[misc]
+
+
+def _connector(connector_id: str, ocpp_id: int, status: ConnectorStatus | None = None) -> Connector:
+    return Connector(
+        id=connector_id,
+        ocpp_id=ocpp_id,
+        code=f"K{ocpp_id}",
+        name=f"Connector {ocpp_id}",
+        standard=ConnectorStandard.IEC_62196_T2,
+        format=ConnectorFormat.SOCKET,
+        power_type=PowerType.AC_3_PHASE,
+        voltage=230,
+        amperage=16,
+        status=None if status is None else StatusRecord(status, _T0),
+    )
+
+
+def _spec(voltage: int = 230) -> ConnectorSpec:
+    return ConnectorSpec(
+        ConnectorStandard.IEC_62196_T2, ConnectorFormat.SOCKET, PowerType.AC_3_PHASE, voltage, 16
+    )
+
+
+def _big_station(station_id: str, code: str | None = None) -> Station:
+    """Two chargers with two connectors each, and two connector specifications."""
+    return Station(
+        id=station_id,
+        name=f"Station {station_id}",
+        code=code or f"C-{station_id}",
+        connector_specifications=(_spec(), _spec(400)),
+        chargers=tuple(
+            Charger(
+                id=f"{station_id}-ch{evse}",
+                evse_id=evse,
+                code=f"{station_id}-CH{evse}",
+                name=f"Charger {evse}",
+                connectors=(
+                    _connector(f"{station_id}-k{2 * evse - 1}", 2 * evse - 1),
+                    _connector(f"{station_id}-k{2 * evse}", 2 * evse, ConnectorStatus.AVAILABLE),
+                ),
+            )
+            for evse in (1, 2)
+        ),
+    )
+
+
+def _writes(repository: SQLiteRepository) -> list[str]:
+    """Start recording the statements that write rows (returns the list it appends to)."""
+    statements: list[str] = []
+
+    def trace(sql: str) -> None:
+        verb = sql.split(None, 1)[0].upper()
+        if verb in {"INSERT", "UPDATE", "DELETE"} and "counters" not in sql:
+            statements.append(sql)
+
+    repository._conn.db.set_trace_callback(trace)
+    return statements
+
+
+def _with_status(station: Station, charger: int, connector: int, minutes: int) -> Station:
+    """The station with one connector's status report renewed."""
+    chargers = list(station.chargers)
+    connectors = list(chargers[charger].connectors)
+    record = StatusRecord(ConnectorStatus.CHARGING, _T0 + timedelta(minutes=minutes))
+    connectors[connector] = attrs_evolve(connectors[connector], status=record)
+    chargers[charger] = attrs_evolve(chargers[charger], connectors=tuple(connectors))
+    return attrs_evolve(station, chargers=tuple(chargers))
+
+
+def test_resaving_a_station_writes_only_what_changed(db_path: Path) -> None:
+    station = _big_station("A")
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        try:
+            async with repository.transaction() as tx:
+                await tx.stations.save_many([station, _big_station("B")])
+            writes = _writes(repository)
+            # unchanged: nothing is written, whether the transaction read the station or not
+            async with repository.transaction() as tx:
+                await tx.stations.save(station)
+                assert await tx.stations.get("A") == station
+                await tx.stations.save(station)
+            assert writes == []
+            # one connector's status (the station's derived status stays Available): that
+            # row's status column, nothing else
+            async with repository.transaction() as tx:
+                assert await tx.stations.get("A") == station
+                await tx.stations.save(_with_status(station, 1, 0, 5))
+            assert len(writes) == 1
+            assert writes[0].startswith("UPDATE connectors SET status = ")
+            assert writes[0].endswith("WHERE id = 'A-k3'")
+            # the same again, later, without reading first
+            writes.clear()
+            async with repository.transaction() as tx:
+                await tx.stations.save(_with_status(station, 1, 0, 6))
+            assert len(writes) == 1
+            assert writes[0].startswith("UPDATE connectors SET status = ")
+            # a new name: the name and its search copy
+            writes.clear()
+            renamed = attrs_evolve(_with_status(station, 1, 0, 6), name="Renamed")
+            async with repository.transaction() as tx:
+                await tx.stations.save(renamed)
+            assert writes == [
+                "UPDATE stations SET name = 'Renamed', search_name = 'renamed' WHERE id = 'A'"
+            ]
+            async with repository.transaction() as tx:
+                assert await tx.stations.get("A") == renamed
+                assert await tx.stations.get("B") == _big_station("B")
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+
+
+def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the station tables, in key order (rowids left out)."""
+    db = sqlite3.connect(path)
+    try:
+        return {
+            table: db.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()
+            for table, key in [
+                ("stations", "id"),
+                ("connector_specs", "station_id, position"),
+                ("chargers", "id"),
+                ("connectors", "id"),
+            ]
+        }
+    finally:
+        db.close()
+
+
+def _edits() -> list[tuple[str, list[Station]]]:
+    """Batches that change stored stations A, B and C (as saved by the previous batch) in
+    the ways a row-by-row update could trip over: keys that move between rows."""
+    a, b, c = _big_station("A"), _big_station("B"), _big_station("C")
+    a1, a2 = a.chargers
+    b1, b2 = b.chargers
+    swapped = (
+        attrs_evolve(a1, evse_id=2, code=a2.code),
+        attrs_evolve(a2, evse_id=1, code=a1.code),
+    )
+    return [
+        ("swap the EVSE ids and codes of two chargers", [attrs_evolve(a, chargers=swapped)]),
+        (
+            "move a charger, its connectors with it, to another station",
+            [
+                attrs_evolve(a, chargers=(a1,)),
+                attrs_evolve(b, chargers=(b1, attrs_evolve(a2, evse_id=3))),
+            ],
+        ),
+        (
+            "move a connector to another station's charger, renumbered",
+            [
+                attrs_evolve(a, chargers=(attrs_evolve(a1, connectors=a1.connectors[1:]), a2)),
+                attrs_evolve(
+                    b,
+                    chargers=(
+                        attrs_evolve(
+                            b1,
+                            connectors=(*b1.connectors, attrs_evolve(a1.connectors[0], ocpp_id=9)),
+                        ),
+                        b2,
+                    ),
+                ),
+            ],
+        ),
+        (
+            "rotate the station codes and swap charger codes across stations",
+            [
+                attrs_evolve(a, code=b.code, chargers=(attrs_evolve(a1, code=b1.code), a2)),
+                attrs_evolve(b, code=c.code, chargers=(attrs_evolve(b1, code=a1.code), b2)),
+                attrs_evolve(c, code=a.code),
+            ],
+        ),
+        (
+            "a new station takes the codes a stored one gives up",
+            [
+                attrs_evolve(a, code="A-NEW", chargers=(attrs_evolve(a1, code="A-CH-NEW"), a2)),
+                attrs_evolve(
+                    _big_station("N"),
+                    code=a.code,
+                    chargers=(attrs_evolve(_big_station("N").chargers[0], code=a1.code),),
+                ),
+            ],
+        ),
+        (
+            "fewer, then changed specifications; a charger replaced by a new one",
+            [
+                attrs_evolve(a, connector_specifications=(_spec(240),)),
+                attrs_evolve(
+                    b,
+                    connector_specifications=(_spec(), _spec(400), _spec(120)),
+                    chargers=(b1, attrs_evolve(b2, id="B-ch2-new")),
+                ),
+            ],
+        ),
+        (
+            "a connector moves out of a charger that goes",
+            [
+                attrs_evolve(
+                    a,
+                    chargers=(
+                        attrs_evolve(
+                            a1, connectors=(*a1.connectors, attrs_evolve(a2.connectors[0]))
+                        ),
+                    ),
+                )
+            ],
+        ),
+        ("everything goes", [attrs_evolve(a, chargers=(), connector_specifications=())]),
+        ("everything comes back", [a, b, c]),
+    ]
+
+
+@pytest.mark.parametrize("edit", range(len(_edits())), ids=[name for name, _ in _edits()])
+def test_resaving_ends_as_a_fresh_save(tmp_path: Path, edit: int) -> None:
+    """Whatever moved between rows, the stored rows end as those of saving the new stations
+    into an empty database, and the stations read back as saved."""
+    name, batch = _edits()[edit]
+    stored = [_big_station("A"), _big_station("B"), _big_station("C")]
+    expected = {s.id: s for s in stored} | {s.id: s for s in batch}
+
+    async def edit(path: Path, read_first: bool) -> None:
+        repository = await SQLiteRepository.open(path)
+        try:
+            async with repository.transaction() as tx:
+                if read_first:  # what the transaction knows, not what it reads, is compared
+                    await tx.stations.get_many([s.id for s in batch])
+                await tx.stations.save_many(batch)
+                assert await tx.stations.get_many(list(expected)) == expected
+        finally:
+            await repository.close()
+
+    fresh = tmp_path / "fresh.db"
+    _save_and_close(fresh, *expected.values())
+    for read_first in (False, True):
+        path = tmp_path / f"edited-{read_first}.db"
+        _save_and_close(path, *stored)
+        asyncio.run(edit(path, read_first))
+        assert _read_all(path) == sorted(expected.values(), key=lambda s: s.id)
+        assert _rows(path) == _rows(fresh), name
+
+
+def test_a_conflicting_resave_leaves_the_rows_and_what_the_transaction_knows(
+    db_path: Path,
+) -> None:
+    """A resave that conflicts changes nothing, and a later save in the same transaction
+    still writes the right rows."""
+    a, b = _big_station("A"), _big_station("B")
+    _save_and_close(db_path, a, b)
+    before = _rows(db_path)
+    taken = attrs_evolve(a.chargers[0], code=b.chargers[0].code)
+    renamed = attrs_evolve(_with_status(a, 0, 1, 9), name="renamed")
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        try:
+            async with repository.transaction() as tx:
+                assert await tx.stations.get("A") == a
+                with pytest.raises(Conflict, match="B-CH1"):
+                    await tx.stations.save(
+                        attrs_evolve(renamed, chargers=(taken, *renamed.chargers[1:]))
+                    )
+                with pytest.raises(Conflict, match="C-B"):
+                    await tx.stations.save_many([renamed, attrs_evolve(a, id="X", code="C-B")])
+            assert _rows(db_path) == before
+            async with repository.transaction() as tx:
+                with pytest.raises(Conflict, match="C-B"):
+                    await tx.stations.save(attrs_evolve(renamed, code="C-B"))
+                await tx.stations.save(renamed)
+                assert await tx.stations.get("A") == renamed
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+    assert _read_all(db_path) == [renamed, b]

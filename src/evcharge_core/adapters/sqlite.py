@@ -28,6 +28,12 @@ on; other connections (a backup, the ``sqlite3`` shell) may read while the serve
 or ``ROLLBACK``. Each ``save``/``save_many`` runs inside a savepoint, so a
 :class:`~evcharge_core.errors.Conflict` leaves the transaction as it was before the call.
 
+**Saving a stored station** writes only what differs from its stored rows: the columns
+that changed, in the rows that changed; new chargers, connectors and specs are inserted and
+those it no longer has deleted (see :func:`_write_changes`). What is stored is known from
+the transaction's own reads and writes (a status report reads the station, then saves it),
+else read first. A batch of new stations (an import) is inserted as it is.
+
 **Transaction ids** (:meth:`~evcharge_core.ports.TransactionStore.allocate_id`) come from
 the ``counters`` table and are never handed out twice, even when the transaction that
 allocated them rolls back. The unit of work runs in a savepoint (``work``) inside the
@@ -69,7 +75,7 @@ import operator
 import os
 import sqlite3
 import stat
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
@@ -466,8 +472,9 @@ _CONNECTOR_COLUMNS: Final = (
 _INSERT_CONNECTOR: Final = (
     f"INSERT INTO connectors ({_CONNECTOR_COLUMNS}) VALUES ({', '.join(['?'] * 17)})"  # noqa: S608
 )
-_DELETE_STATIONS: Final = f"DELETE FROM stations WHERE id IN {_IDS}"  # noqa: S608
-_SELECT_STATIONS: Final = f"SELECT {_STATION_COLUMNS} FROM stations WHERE id IN {_IDS}"  # noqa: S608
+_SELECT_STATIONS: Final = (
+    f"SELECT {_STATION_COLUMNS}, {_STATION_DERIVED} FROM stations WHERE id IN {_IDS}"  # noqa: S608
+)
 _SELECT_SPECS: Final = (
     f"SELECT {_SPEC_COLUMNS} FROM connector_specs WHERE station_id IN {_IDS}"  # noqa: S608
     " ORDER BY station_id, position"
@@ -482,6 +489,9 @@ _SELECT_CONNECTORS: Final = (
 )
 
 _STATION_COLUMN_NAMES: Final = tuple(f"{_STATION_COLUMNS}, {_STATION_DERIVED}".split(", "))
+_SPEC_COLUMN_NAMES: Final = tuple(_SPEC_COLUMNS.split(", "))
+_CHARGER_COLUMN_NAMES: Final = tuple(_CHARGER_COLUMNS.split(", "))
+_CONNECTOR_COLUMN_NAMES: Final = tuple(_CONNECTOR_COLUMNS.split(", "))
 _NO_VALUES: Final = (None,) * len(_STATION_COLUMN_NAMES)
 
 
@@ -506,6 +516,221 @@ def _insert_stations(db: sqlite3.Connection, rows: Sequence[tuple[object, ...]])
         groups.setdefault(present, []).append(tuple(itertools.compress(row, present)))
     for present, values in groups.items():
         db.executemany(_insert_station_sql(present), values)
+
+
+_Row = tuple[object, ...]
+
+# Where the keys sit in the rows above.
+_STATION_CODE_AT: Final = _STATION_COLUMN_NAMES.index("code")
+_CHARGER_KEY_AT: Final = tuple(
+    _CHARGER_COLUMN_NAMES.index(name) for name in ("station_id", "evse_id", "code")
+)
+_CONNECTOR_CHARGER_AT: Final = _CONNECTOR_COLUMN_NAMES.index("charger_id")
+
+_UPDATE_TABLES: Final = {
+    "stations": (_STATION_COLUMN_NAMES, "id = ?"),
+    "connector_specs": (_SPEC_COLUMN_NAMES, "station_id = ? AND position = ?"),
+    "chargers": (_CHARGER_COLUMN_NAMES, "id = ?"),
+    "connectors": (_CONNECTOR_COLUMN_NAMES, "id = ?"),
+}
+_DELETE_CHARGER: Final = "DELETE FROM chargers WHERE id = ?"
+_DELETE_CONNECTOR: Final = "DELETE FROM connectors WHERE id = ?"
+_DELETE_SPECS_FROM: Final = "DELETE FROM connector_specs WHERE station_id = ? AND position >= ?"
+_CODE_PLACEHOLDER: Final = "*"
+"""Prefix of a station's code while codes move between the stations of one batch: ``*`` is
+never part of a code (:func:`~evcharge_core.domain.values.parse_code`), and the station id
+after it keeps the placeholders unique."""
+
+
+class _Stored:
+    """The rows of one station as they are in the database (values as this module writes
+    them): its ``stations`` row, its specs by position, its chargers and connectors by id."""
+
+    __slots__ = ("chargers", "connectors", "row", "specs")
+
+    def __init__(self, row: _Row) -> None:
+        self.row = row
+        self.specs: dict[object, _Row] = {}
+        self.chargers: dict[object, _Row] = {}
+        self.connectors: dict[object, _Row] = {}
+
+
+@functools.lru_cache(maxsize=512)
+def _update_sql(table: str, changed: tuple[int, ...]) -> str:
+    """An UPDATE of the changed columns of one row (names from the constant lists)."""
+    names, key = _UPDATE_TABLES[table]
+    assignments = ", ".join(f"{names[i]} = ?" for i in changed)
+    return f"UPDATE {table} SET {assignments} WHERE {key}"  # noqa: S608
+
+
+def _changed(old: _Row, new: _Row) -> tuple[int, ...]:
+    """The positions of the columns whose values differ."""
+    return tuple(i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b)
+
+
+class _Writes:
+    """The statements that turn stored rows into new ones, grouped by statement."""
+
+    def __init__(self) -> None:
+        self.by_sql: dict[str, builtins.list[_Row]] = {}
+
+    def update(self, table: str, old: _Row, new: _Row, key: _Row) -> None:
+        changed = _changed(old, new)
+        if changed:
+            values = tuple(new[i] for i in changed)
+            self.by_sql.setdefault(_update_sql(table, changed), []).append(values + key)
+
+    def run(self, db: sqlite3.Connection) -> None:
+        for sql, params in self.by_sql.items():
+            db.executemany(sql, params)
+        self.by_sql.clear()
+
+
+def _write_changes(
+    db: sqlite3.Connection,
+    batch: Sequence[Station],
+    station_rows: Sequence[_Row],
+    stored: dict[str, _Stored],
+) -> dict[str, _Stored]:
+    """Save a batch in which some stations are stored already: write only what differs
+    from their stored rows. Returns the rows now stored for every station of the batch.
+
+    The end state is the one of deleting the batch's stations and inserting them again,
+    and the same saves fail on the same uniqueness rules. The statements are ordered so
+    that no row collides with one that is about to change or go (SQLite checks each
+    row as it is written):
+
+    1. chargers that are gone, or whose keys (station, EVSE id, code) changed, are deleted
+       (their connectors go with them); so are connectors and specs that are gone;
+    2. station rows are updated (codes moving between the batch's stations pass through
+       placeholders), then new stations inserted;
+    3. specs, chargers and connectors are updated where they differ and inserted where they
+       are new (or were deleted in 1); connectors last, as one may move to a charger
+       inserted just before.
+    """
+    now: dict[str, _Stored] = {}
+    parts = 0
+    for s, station_row in zip(batch, station_rows, strict=True):
+        new = now[s.id] = _Stored(station_row)
+        new.specs = {row[1]: row for row in _spec_rows(s)}
+        new.chargers = {row[0]: row for row in _charger_rows(s)}
+        new.connectors = {row[0]: row for row in _connector_rows(s)}
+        parts += len(s.chargers) + sum(len(c.connectors) for c in s.chargers)
+    old = _Parts(stored.values())
+    new_parts = _Parts(now.values())
+    if len(new_parts.chargers) + len(new_parts.connectors) < parts:
+        # A charger or connector id given twice: the primary key an insert would break.
+        raise sqlite3.IntegrityError("UNIQUE constraint failed: a charger or connector id")
+    _delete_parts(db, stored, now, old, new_parts)
+    _save_station_rows(db, station_rows, stored, now)
+    writes = _Writes()
+    inserts: dict[str, builtins.list[_Row]] = {
+        _INSERT_SPEC: [],
+        _INSERT_CHARGER: [],
+        _INSERT_CONNECTOR: [],
+    }
+    for table, insert, old_rows, new_rows in (
+        ("connector_specs", _INSERT_SPEC, old.specs, new_parts.specs),
+        ("chargers", _INSERT_CHARGER, old.chargers, new_parts.chargers),
+        ("connectors", _INSERT_CONNECTOR, old.connectors, new_parts.connectors),
+    ):
+        for key, row in new_rows.items():
+            old_row = old_rows.get(key)
+            if old_row is None:
+                inserts[insert].append(row)
+            else:
+                writes.update(table, old_row, row, key)
+    for insert in (_INSERT_SPEC, _INSERT_CHARGER):
+        if inserts[insert]:
+            db.executemany(insert, inserts[insert])
+    writes.run(db)
+    if inserts[_INSERT_CONNECTOR]:
+        db.executemany(_INSERT_CONNECTOR, inserts[_INSERT_CONNECTOR])
+    return now
+
+
+class _Parts:
+    """The spec, charger and connector rows of some stations, keyed by their primary keys
+    (as parameter tuples)."""
+
+    def __init__(self, stations: Iterable[_Stored]) -> None:
+        self.specs: dict[_Row, _Row] = {}
+        self.chargers: dict[_Row, _Row] = {}
+        self.connectors: dict[_Row, _Row] = {}
+        for station in stations:
+            for row in station.specs.values():
+                self.specs[row[0], row[1]] = row
+            for charger_id, row in station.chargers.items():
+                self.chargers[(charger_id,)] = row
+            for connector_id, row in station.connectors.items():
+                self.connectors[(connector_id,)] = row
+
+
+def _delete_parts(
+    db: sqlite3.Connection,
+    stored: dict[str, _Stored],
+    now: dict[str, _Stored],
+    old: _Parts,
+    new: _Parts,
+) -> None:
+    """Step 1 of :func:`_write_changes`; removes what it deleted from ``old``."""
+    dropped = [
+        key
+        for key, old_row in old.chargers.items()
+        if (row := new.chargers.get(key)) is None
+        or any(row[i] != old_row[i] for i in _CHARGER_KEY_AT)
+    ]
+    if dropped:
+        db.executemany(_DELETE_CHARGER, dropped)
+        gone = {key[0] for key in dropped}
+        for key in dropped:
+            del old.chargers[key]
+        old.connectors = {
+            key: row
+            for key, row in old.connectors.items()
+            if row[_CONNECTOR_CHARGER_AT] not in gone  # deleted with their charger
+        }
+    removed = [key for key in old.connectors if key not in new.connectors]
+    if removed:
+        db.executemany(_DELETE_CONNECTOR, removed)
+        for key in removed:
+            del old.connectors[key]
+    cuts = [
+        (station_id, len(now[station_id].specs))
+        for station_id, stored_station in stored.items()
+        if len(stored_station.specs) > len(now[station_id].specs)
+    ]
+    if cuts:
+        db.executemany(_DELETE_SPECS_FROM, cuts)
+        for station_id, count in cuts:
+            for position in range(count, len(stored[station_id].specs)):
+                old.specs.pop((station_id, position), None)
+
+
+def _save_station_rows(
+    db: sqlite3.Connection,
+    station_rows: Sequence[_Row],
+    stored: dict[str, _Stored],
+    now: dict[str, _Stored],
+) -> None:
+    """Step 2 of :func:`_write_changes`."""
+    moving = {
+        station_id: now[station_id].row[_STATION_CODE_AT]
+        for station_id, stored_station in stored.items()
+        if stored_station.row[_STATION_CODE_AT] != now[station_id].row[_STATION_CODE_AT]
+    }
+    if moving:
+        freed = {stored[station_id].row[_STATION_CODE_AT] for station_id in moving}
+        if not freed.isdisjoint(moving.values()):
+            db.executemany(
+                _update_sql("stations", (_STATION_CODE_AT,)),
+                [(_CODE_PLACEHOLDER + station_id, station_id) for station_id in moving],
+            )
+    writes = _Writes()
+    for station_id, stored_station in stored.items():
+        writes.update("stations", stored_station.row, now[station_id].row, (station_id,))
+    writes.run(db)
+    _insert_stations(db, [row for row in station_rows if row[0] not in stored])
 
 
 def _station_row(s: Station) -> tuple[object, ...]:
@@ -966,32 +1191,75 @@ class _SQLiteTransaction:
 class _SQLiteStationStore:
     def __init__(self, tx: _SQLiteTransaction) -> None:
         self._tx = tx
+        self._known: dict[str, _Stored | None] = {}
+        """What this transaction knows is stored, by station id (``None``: no such
+        station), from its reads and writes: :meth:`save_many` writes only what differs
+        from it. It holds while the transaction does: nothing else writes meanwhile (the
+        transaction holds the write lock), and a save that fails forgets its stations."""
 
     # reading
 
-    def _load(self, station_ids: Sequence[str]) -> dict[str, Station]:
+    def _fetch(
+        self, station_ids: Sequence[str]
+    ) -> tuple[
+        builtins.list[sqlite3.Row],
+        builtins.list[sqlite3.Row],
+        builtins.list[sqlite3.Row],
+        builtins.list[sqlite3.Row],
+    ]:
+        """The stored rows of stations, specs, connectors and chargers, in that order; and
+        what they are is remembered for :meth:`save_many` (see :attr:`_known`)."""
         conn = self._tx.conn()
         db = conn.db
         ids = json.dumps(builtins.list(station_ids))
+        known = self._known
         with conn.errors("read stations"):
             rows = db.execute(_SELECT_STATIONS, (ids,)).fetchall()
             if not rows:
-                return {}
-            specs: dict[str, builtins.list[ConnectorSpec]] = {}
-            for row in db.execute(_SELECT_SPECS, (ids,)):
-                specs.setdefault(row["station_id"], []).append(_spec_from_row(row))
-            connectors: dict[str, builtins.list[Connector]] = {}
-            for row in db.execute(_SELECT_CONNECTORS, (ids,)):
-                connectors.setdefault(row["charger_id"], []).append(_connector_from_row(row))
-            chargers: dict[str, builtins.list[Charger]] = {}
-            for row in db.execute(_SELECT_CHARGERS, (ids,)):
-                chargers.setdefault(row["station_id"], []).append(
-                    _charger_from_row(row, connectors.get(row["id"], []))
-                )
+                known.update(dict.fromkeys(station_ids))
+                return rows, [], [], []
+            spec_rows = db.execute(_SELECT_SPECS, (ids,)).fetchall()
+            connector_rows = db.execute(_SELECT_CONNECTORS, (ids,)).fetchall()
+            charger_rows = db.execute(_SELECT_CHARGERS, (ids,)).fetchall()
+        found = {row[0]: _Stored(tuple(row)) for row in rows}
+        for row in spec_rows:
+            found[row[0]].specs[row[1]] = tuple(row)
+        for row in connector_rows:
+            found[row[2]].connectors[row[0]] = tuple(row)
+        for row in charger_rows:
+            found[row[1]].chargers[row[0]] = tuple(row)
+        if len(found) < len(station_ids):
+            known.update(dict.fromkeys(station_ids))
+        known.update(found)
+        return rows, spec_rows, connector_rows, charger_rows
+
+    def _load(self, station_ids: Sequence[str]) -> dict[str, Station]:
+        rows, spec_rows, connector_rows, charger_rows = self._fetch(station_ids)
+        if not rows:
+            return {}
+        specs: dict[str, builtins.list[ConnectorSpec]] = {}
+        for row in spec_rows:
+            specs.setdefault(row["station_id"], []).append(_spec_from_row(row))
+        connectors: dict[str, builtins.list[Connector]] = {}
+        for row in connector_rows:
+            connectors.setdefault(row["charger_id"], []).append(_connector_from_row(row))
+        chargers: dict[str, builtins.list[Charger]] = {}
+        for row in charger_rows:
+            chargers.setdefault(row["station_id"], []).append(
+                _charger_from_row(row, connectors.get(row["id"], []))
+            )
         return {
             row["id"]: _station_from_row(row, specs.get(row["id"], []), chargers.get(row["id"], []))
             for row in rows
         }
+
+    def _stored(self, station_ids: Sequence[str]) -> dict[str, _Stored]:
+        """The stored rows of those of the stations that exist."""
+        known = self._known
+        unknown = [i for i in station_ids if i not in known]
+        if unknown:
+            self._fetch(unknown)
+        return {i: stored for i in station_ids if (stored := known[i]) is not None}
 
     def _one(self, sql: str, key: str) -> Station | None:
         conn = self._tx.conn()
@@ -1048,30 +1316,45 @@ class _SQLiteStationStore:
         await self.save_many([station])
 
     async def save_many(self, stations: Sequence[Station]) -> None:
+        """Insert new stations; of stored ones, write only the rows and columns that differ
+        (see :func:`_write_changes`)."""
         batch = dedupe(stations)
         if not batch:
             return
         conn = self._tx.conn()
         db = conn.db
+        known = self._known
         with conn.errors("save stations"):
             station_rows = [_station_row(s) for s in batch]
-            spec_rows = [row for s in batch for row in _spec_rows(s)]
-            charger_rows = [row for s in batch for row in _charger_rows(s)]
-            connector_rows = [row for s in batch for row in _connector_rows(s)]
+            stored = self._stored([s.id for s in batch])
             db.execute("SAVEPOINT save_stations")
             try:
-                db.execute(_DELETE_STATIONS, (json.dumps([s.id for s in batch]),))
-                _insert_stations(db, station_rows)
-                db.executemany(_INSERT_SPEC, spec_rows)
-                db.executemany(_INSERT_CHARGER, charger_rows)
-                db.executemany(_INSERT_CONNECTOR, connector_rows)
+                if stored:
+                    now = _write_changes(db, batch, station_rows, stored)
+                else:  # new stations only (an import): no need to compare anything
+                    _insert_stations(db, station_rows)
+                    db.executemany(_INSERT_SPEC, [row for s in batch for row in _spec_rows(s)])
+                    db.executemany(
+                        _INSERT_CHARGER, [row for s in batch for row in _charger_rows(s)]
+                    )
+                    db.executemany(
+                        _INSERT_CONNECTOR, [row for s in batch for row in _connector_rows(s)]
+                    )
+                    now = None
             except BaseException as exc:
+                for s in batch:
+                    known.pop(s.id, None)
                 db.execute("ROLLBACK TO save_stations")
                 db.execute("RELEASE save_stations")
                 if isinstance(exc, sqlite3.IntegrityError):
                     raise self._conflict(batch, exc) from exc
                 raise
             db.execute("RELEASE save_stations")
+        if now is None:
+            for s in batch:
+                known.pop(s.id, None)
+        else:
+            known.update(now)
 
     def _conflict(self, batch: Sequence[Station], exc: sqlite3.IntegrityError) -> Exception:
         """Name what collided, looking at the database as it was before the save."""
@@ -1089,8 +1372,10 @@ class _SQLiteStationStore:
 
     async def delete(self, station_id: str) -> bool:
         conn = self._tx.conn()
+        self._known.pop(station_id, None)
         with conn.errors("delete a station"):
             cursor = conn.db.execute("DELETE FROM stations WHERE id = ?", (station_id,))
+        self._known[station_id] = None
         return cursor.rowcount > 0
 
 
