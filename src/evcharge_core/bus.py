@@ -33,6 +33,14 @@ EventCallback = Callable[[Event], None]
 """A subscriber: called with each published event."""
 
 
+class NullEventSink:
+    """An :class:`~evcharge_core.ports.EventSink` that drops every event: the services'
+    default when nobody listens."""
+
+    def publish(self, events: Sequence[Event]) -> None:
+        pass
+
+
 class LocalEventBus:
     """Delivers published events to the callbacks subscribed in this process."""
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import attrs
 
+from .bus import NullEventSink
+from .clock import utc_now
 from .domain.events import (
     Event,
     MeterValuesReceived,
@@ -63,15 +65,6 @@ __all__ = [
 ]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class _NullSink:
-    def publish(self, events: Sequence[Event]) -> None:
-        pass
-
-
 class Authorizer(Protocol):
     """Decides whether an id token may charge. Swap in your own (a roaming hub, a billing
     back end) by passing it to :class:`ChargingService`."""
@@ -85,7 +78,7 @@ class Authorizer(Protocol):
 class RegistryAuthorizer:
     """The default: the repository's id token registry (status and expiry)."""
 
-    clock: Callable[[], datetime] = _utc_now
+    clock: Callable[[], datetime] = utc_now
 
     async def authorize(self, tx: UnitOfWork, station_id: str, id_token: str) -> Authorization:
         return authorize(await tx.id_tokens.get(id_token), self.clock())
@@ -120,14 +113,14 @@ class ChargingService:
         repository: Repository,
         *,
         events: EventSink | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         authorizer: Authorizer | None = None,
         heartbeat_interval_s: int = 300,
         pending_interval_s: int = 60,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self.repository = repository
-        self.events: EventSink = events if events is not None else _NullSink()
+        self.events: EventSink = events if events is not None else NullEventSink()
         self.clock = clock
         self.authorizer: Authorizer = (
             authorizer if authorizer is not None else RegistryAuthorizer(clock)

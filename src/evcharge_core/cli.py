@@ -24,8 +24,6 @@ from typing import Any, TextIO
 
 __all__ = ["main"]
 
-MAX_SHOWN_ERRORS = 100
-
 
 class _UserError(Exception):
     """Ends the command with exit status 1 and these lines on stderr."""
@@ -230,7 +228,9 @@ def _dump(obj: object, out: TextIO) -> None:
 
 
 def _issue_lines(issues: Sequence[Any], total: int) -> list[str]:
-    lines = [str(i) for i in issues[:MAX_SHOWN_ERRORS]]
+    from .errors import MAX_SHOWN_ISSUES
+
+    lines = [str(i) for i in issues[:MAX_SHOWN_ISSUES]]
     lines.append(f"{total} error{'s' if total != 1 else ''} in total")
     return lines
 

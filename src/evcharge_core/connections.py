@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 import attrs
 
+from .clock import utc_now
 from .domain.events import StationConnected, StationDisconnected
 from .domain.handshake import Accept, Refuse, decide_handshake
 from .domain.model import Connection, Station
@@ -47,10 +48,6 @@ DEFAULT_SEEN_INTERVAL: Final = timedelta(seconds=60)
 _RESET_PAGE_SIZE: Final = 500
 
 logger = logging.getLogger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ConnectionService:
@@ -67,7 +64,7 @@ class ConnectionService:
         self,
         repository: Repository,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         seen_interval: timedelta = DEFAULT_SEEN_INTERVAL,
         events: EventSink | None = None,
     ) -> None:

@@ -26,11 +26,12 @@ wrong and the message says what and where. Our own misuse of the library raises 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 __all__ = [
+    "MAX_SHOWN_ISSUES",
     "ActivationMismatch",
     "ActivationThrottled",
     "AlreadyActivated",
@@ -46,6 +47,11 @@ __all__ = [
     "StationProtocolError",
     "StorageError",
 ]
+
+
+MAX_SHOWN_ISSUES: Final = 100
+"""How many errors of one input an operator is shown (the import rules say 100); the total
+is always given too."""
 
 
 @attrs.frozen
@@ -104,7 +110,7 @@ class ImportRejected(InvalidInput):
         error_count: int | None = None,
         warnings: Sequence[Issue] = (),
     ) -> None:
-        super().__init__(list(issues)[:100])
+        super().__init__(list(issues)[:MAX_SHOWN_ISSUES])
         self.error_count = len(issues) if error_count is None else error_count
         self.warnings: tuple[Issue, ...] = tuple(warnings)
 

@@ -12,17 +12,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, TypeVar
 
 import attrs
 
 from . import admin_json
+from .bus import NullEventSink
+from .clock import utc_now
 from .domain.activation import SecurityCodeHasher, ThrottlePolicy, activate
 from .domain.credentials import hash_password
 from .domain.events import (
@@ -37,7 +38,7 @@ from .domain.events import (
 from .domain.mapping import spec_for_connector
 from .domain.model import Area, Charger, Connector, ConnectorSpec, Station
 from .domain.status import station_operational_status, station_status
-from .domain.values import Protocol
+from .domain.values import Protocol, code_from
 from .errors import (
     ActivationMismatch,
     Conflict,
@@ -69,13 +70,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-MAX_SHOWN_ERRORS: Final = 100
 _PARALLEL_HASHING_FROM: Final = 64
-_CODE_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._\-]")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _new_id() -> str:
@@ -89,11 +84,6 @@ class ImportReport:
     imported: tuple[str, ...]
     replaced: tuple[str, ...]
     warnings: tuple[Issue, ...]
-
-
-class _NullSink:
-    def publish(self, events: Sequence[Event]) -> None:
-        pass
 
 
 def neutralize_formula(value: str) -> str:
@@ -134,7 +124,7 @@ class StationService:
         repository: Repository,
         *,
         events: EventSink | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = _new_id,
         random_bytes: Callable[[int], bytes] = secrets.token_bytes,
         hasher: SecurityCodeHasher | None = None,
@@ -142,7 +132,7 @@ class StationService:
         websocket_base_url: str = "ws://localhost:9000/ocpp/",
     ) -> None:
         self.repository = repository
-        self.events: EventSink = events if events is not None else _NullSink()
+        self.events: EventSink = events if events is not None else NullEventSink()
         self.clock = clock
         self.new_id = new_id
         self.random_bytes = random_bytes
@@ -292,7 +282,7 @@ class StationService:
         station_id = values.pop("id")
         password = values.pop("password", None)
         values.setdefault("name", station_id)
-        values.setdefault("code", _code_from(station_id))
+        values.setdefault("code", code_from(station_id))
         values.setdefault("security_profile", 1 if password else 0)
         if password is not None:
             values["password_hash"] = hash_password(password, self.random_bytes(16))
@@ -532,7 +522,7 @@ class StationService:
             raise InvalidInput([Issue(f"no area {area_id!r}", field="area_id")])
 
     async def _free_charger_code(self, tx: Any, wanted: str) -> str:
-        base = _code_from(wanted)[:60]
+        base = code_from(wanted)[:60]  # room for "-N"
         candidate, n = base, 1
         while await tx.stations.get_by_charger_code(candidate) is not None:
             n += 1
@@ -585,10 +575,6 @@ def _cell(value: object) -> object:
     if isinstance(value, str):
         return neutralize_formula(value)
     return value
-
-
-def _code_from(text: str) -> str:
-    return _CODE_UNSAFE.sub("_", text)[:64]
 
 
 def _build(factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:

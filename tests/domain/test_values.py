@@ -14,6 +14,7 @@ from evcharge_core.domain.values import (
     ConnectorStandard,
     PowerType,
     Protocol,
+    code_from,
     parse_bool,
     parse_code,
     parse_connector_format,
@@ -262,3 +263,32 @@ def test_protocol_refused(text: str) -> None:
 
 def test_protocol_values_are_the_websocket_subprotocols() -> None:
     assert [p.value for p in Protocol] == ["ocpp1.6", "ocpp2.0.1"]
+
+
+@given(
+    text=st.text(min_size=1, max_size=100),
+    suffix=st.sampled_from(["", "-1", "-12345"]),
+)
+def test_code_from_always_gives_a_valid_code_within_64_characters(text: str, suffix: str) -> None:
+    code = code_from(text, suffix)
+    assert parse_code(code) == code
+    assert len(code) <= 64
+    assert code.endswith(suffix)
+    kept = code.removesuffix(suffix)
+    # Allowed characters are kept in place; every other one became "_".
+    for original, made in zip(text, kept, strict=False):
+        assert made == (original if parse_code_ok(original) else "_")
+
+
+def parse_code_ok(char: str) -> bool:
+    try:
+        parse_code(char)
+    except ValueError:
+        return False
+    return True
+
+
+def test_code_from_station_ids() -> None:
+    assert code_from("ST1010101") == "ST1010101"
+    assert code_from("CP@1*2", "-1") == "CP_1_2-1"
+    assert code_from("A" * 70, "-3") == "A" * 62 + "-3"

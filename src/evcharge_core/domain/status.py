@@ -67,7 +67,6 @@ Derived statuses are never stored as truth: they are recomputed from the connect
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -86,6 +85,7 @@ from .values import (
     OperationalStatus,
     PowerType,
     Protocol,
+    code_from,
 )
 
 __all__ = [
@@ -496,13 +496,8 @@ def _locate(station: Station, report: StatusReport) -> tuple[int, int] | None:
     return None
 
 
-_NOT_CODE_RE: Final = re.compile(r"[^A-Za-z0-9._\-]")
-_MAX_CODE_LENGTH: Final = 64
-
-
 def _charger_code(station_id: str, evse_id: int) -> str:
-    suffix = f"-{evse_id}"
-    return _NOT_CODE_RE.sub("_", station_id)[: _MAX_CODE_LENGTH - len(suffix)] + suffix
+    return code_from(station_id, f"-{evse_id}")
 
 
 def _insertion_index(keys: list[int], key: int) -> int:

@@ -26,6 +26,7 @@ __all__ = [
     "PowerType",
     "Protocol",
     "RegistrationStatus",
+    "code_from",
     "parse_bool",
     "parse_code",
     "parse_connector_format",
@@ -200,6 +201,18 @@ def parse_code(text: str) -> str:
             raise ValueError("code is empty")
         raise ValueError("code must be 1 to 64 letters, digits, '.', '_' or '-'")
     return text
+
+
+_NOT_CODE_RE: Final = re.compile(r"[^A-Za-z0-9._\-]")
+MAX_CODE_LENGTH: Final = 64
+
+
+def code_from(text: str, suffix: str = "") -> str:
+    """A valid code made from ``text`` (a station ID, say) and ``suffix``: every character a
+    code does not allow is replaced by ``_``, and ``text`` is cut so the whole stays within
+    64 characters. Different texts can give the same code (``A*B`` and ``A=B``): codes are
+    unique only once stored, so callers that store them must handle a Conflict."""
+    return parse_code(_NOT_CODE_RE.sub("_", text)[: MAX_CODE_LENGTH - len(suffix)] + suffix)
 
 
 def parse_mac(text: str) -> str:

@@ -21,20 +21,16 @@ New and overridden stations
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from typing import Final
 
 import attrs
 
 from ..domain.model import Activation, Station
-from ..domain.values import ActivationState, parse_code
+from ..domain.values import ActivationState, code_from
 from ..errors import Conflict, Issue
 from ._records import ImportBatch, StationImport
 
 __all__ = ["check_batch", "check_existing", "station_code", "to_station"]
-
-_NOT_CODE: Final = re.compile(r"[^A-Za-z0-9._\-]")
 
 
 def _override_message(station_id: str) -> str:
@@ -86,7 +82,7 @@ def station_code(station_id: str) -> str:
     Codes must be unique; two IDs that differ only in those characters give the same code,
     which the service must detect when it stores the station.
     """
-    return parse_code(_NOT_CODE.sub("_", station_id))
+    return code_from(station_id)
 
 
 def to_station(

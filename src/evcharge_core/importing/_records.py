@@ -26,11 +26,11 @@ from ..domain.values import (
     parse_serial_number,
     parse_station_id,
 )
-from ..errors import Issue
+from ..errors import MAX_SHOWN_ISSUES, Issue
 
 __all__ = ["MAX_ERRORS_SHOWN", "MAX_TEXT_LENGTH", "ImportBatch", "StationImport"]
 
-MAX_ERRORS_SHOWN: Final = 100
+MAX_ERRORS_SHOWN: Final = MAX_SHOWN_ISSUES
 """How many errors an operator is shown; the total count is shown as well."""
 
 MAX_TEXT_LENGTH: Final = 255
