@@ -18,7 +18,7 @@ different port; adapters over embedded databases may do their work synchronously
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -31,6 +31,7 @@ from .domain.model import Area, Station
 from .domain.transactions import IdToken, MeterSample, TransactionState
 from .domain.transactions import Transaction as ChargingTransaction
 from .domain.values import ActivationState, ConnectorStatus, OperationalStatus
+from .domain.values import Protocol as OcppProtocol
 
 __all__ = [
     "ActivationAttemptStore",
@@ -41,9 +42,12 @@ __all__ = [
     "NotificationStore",
     "Page",
     "Repository",
+    "SessionContext",
+    "SessionFactory",
     "SortKey",
     "StationNotification",
     "StationQuery",
+    "StationSession",
     "StationStore",
     "Transaction",
     "TransactionQuery",
@@ -295,6 +299,51 @@ class Repository(Protocol):
     async def close(self) -> None:
         """Flush and release the storage; the repository is unusable afterwards."""
         ...
+
+
+# --- transport -------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SessionContext:
+    """What a session knows of its connection.
+
+    ``station`` is the station as stored when the connection opened; ``send`` sends a text
+    frame to the station (use it for CALLs the CSMS initiates); ``close`` closes the
+    connection with a code and a reason.
+    """
+
+    station: Station
+    protocol: OcppProtocol
+    subprotocol: str
+    send: Callable[[str], Awaitable[None]]
+    close: Callable[[int, str], Awaitable[None]]
+
+    @property
+    def station_id(self) -> str:
+        return self.station.id
+
+
+class StationSession(Protocol):
+    """The per-connection handler the gateway feeds; one instance per websocket.
+
+    :meth:`on_open` is awaited once before the first frame is read. :meth:`on_message` is
+    awaited for each text frame, in arrival order, and the next frame is read only once it
+    returned: a session that must wait for the station's answer to one of its own CALLs
+    (which arrives through :meth:`on_message`) must wait in a task of its own. Its return
+    value, if not ``None``, is sent back as a text frame. :meth:`on_close` is awaited once
+    when the connection ended, however it ended (including after a failed :meth:`on_open`).
+    """
+
+    async def on_open(self) -> None: ...
+
+    async def on_message(self, text: str) -> str | None: ...
+
+    async def on_close(self) -> None: ...
+
+
+SessionFactory = Callable[[SessionContext], StationSession]
+"""Builds the session of a newly opened connection."""
 
 
 class EventSink(Protocol):

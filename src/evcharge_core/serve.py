@@ -295,7 +295,6 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
     except TLSConfigError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 1
-    args.scheme = "wss" if tls_context is not None else "ws"
     url = resolve_db_url(args.db, os.environ)
     try:
         repository = await open_repository(url)
@@ -317,7 +316,10 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
             print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
             return 1
         try:
-            return await _serve_admin(args, repository, gateway, stop, core, metrics=metrics)
+            scheme = "wss" if tls_context is not None else "ws"
+            return await _serve_admin(
+                args, repository, gateway, stop, core, scheme=scheme, metrics=metrics
+            )
         finally:
             await gateway.close()
             await core.commands.aclose()
@@ -335,10 +337,12 @@ async def _serve_admin(
     stop: asyncio.Event,
     core: Core,
     *,
+    scheme: str = "ws",
     metrics: CollectorRegistry | None = None,
 ) -> int:
-    """Run the admin API beside the started gateway until ``stop`` is set; its metrics go
-    to ``metrics`` (default: a registry of its own)."""
+    """Run the admin API beside the started gateway (listening for ``scheme``: ``ws`` or
+    ``wss``) until ``stop`` is set; its metrics go to ``metrics`` (default: a registry of
+    its own)."""
     from .admin import create_app
 
     try:
@@ -350,7 +354,6 @@ async def _serve_admin(
             flush=True,
         )
         return 1
-    scheme = getattr(args, "scheme", "ws")
     endpoint = f"{scheme}://{_url_host(args.host)}:{gateway.port}{gateway.path_prefix}"
     public_host = socket.gethostname() if args.host in _WILDCARD_HOSTS else args.host
     public_url = args.public_url or (

@@ -10,7 +10,6 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from ocpp.v16 import call
 from websockets.asyncio.client import connect
 
@@ -21,15 +20,6 @@ from evcharge_core.domain.values import Protocol
 from .harness import StationClient
 
 ENDPOINT = "OCPP websocket endpoint: "
-
-
-async def _has_transaction_storage(db: Path) -> bool:
-    repository = await open_repository(str(db))
-    try:
-        async with repository.transaction() as tx:
-            return hasattr(tx, "transactions")
-    finally:
-        await repository.close()
 
 
 async def _create_station(db: Path) -> None:
@@ -82,8 +72,6 @@ async def _start(url: str, start: call.StartTransaction) -> int:
 def test_confirmed_transaction_survives_kill_9(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
     asyncio.run(_create_station(db))
-    if not asyncio.run(_has_transaction_storage(db)):  # pragma: no cover - older adapter
-        pytest.skip("SQLiteRepository has no transactions store yet")
     start = call.StartTransaction(
         connector_id=1, id_tag="TAG1", meter_start=1234, timestamp="2026-11-25T09:00:00Z"
     )

@@ -62,9 +62,8 @@ import json
 import logging
 import ssl as ssl_module
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any, Final
-from typing import Protocol as TypingProtocol
 from urllib.parse import unquote
 
 import attrs
@@ -78,8 +77,7 @@ from websockets.typing import Subprotocol
 from .. import __version__
 from ..connections import ConnectionService
 from ..domain.handshake import Accept, Refuse
-from ..domain.model import Station
-from ..domain.values import Protocol, parse_station_id
+from ..domain.values import parse_station_id
 from ..errors import NotFound, StorageError
 from ..ocppj import (
     BadFrame,
@@ -89,6 +87,7 @@ from ..ocppj import (
     format_violation_code,
     parse_frame,
 )
+from ..ports import SessionContext, SessionFactory, StationSession
 
 __all__ = [
     "REPLACED_REASON",
@@ -112,48 +111,6 @@ logger = logging.getLogger(__name__)
 
 
 # --- sessions: what answers a station's frames -----------------------------------------------
-
-
-@attrs.frozen
-class SessionContext:
-    """What a session knows of its connection.
-
-    ``station`` is the station as stored when the connection opened; ``send`` sends a text
-    frame to the station (use it for CALLs the CSMS initiates); ``close`` closes the
-    connection with a code and a reason.
-    """
-
-    station: Station
-    protocol: Protocol
-    subprotocol: str
-    send: Callable[[str], Awaitable[None]]
-    close: Callable[[int, str], Awaitable[None]]
-
-    @property
-    def station_id(self) -> str:
-        return self.station.id
-
-
-class StationSession(TypingProtocol):
-    """The per-connection handler the gateway feeds; one instance per websocket.
-
-    :meth:`on_open` is awaited once before the first frame is read. :meth:`on_message` is
-    awaited for each text frame, in arrival order, and the next frame is read only once it
-    returned: a session that must wait for the station's answer to one of its own CALLs
-    (which arrives through :meth:`on_message`) must wait in a task of its own. Its return
-    value, if not ``None``, is sent back as a text frame. :meth:`on_close` is awaited once
-    when the connection ended, however it ended (including after a failed :meth:`on_open`).
-    """
-
-    async def on_open(self) -> None: ...
-
-    async def on_message(self, text: str) -> str | None: ...
-
-    async def on_close(self) -> None: ...
-
-
-SessionFactory = Callable[[SessionContext], StationSession]
-"""Builds the session of a newly opened connection."""
 
 
 class NotImplementedSession:

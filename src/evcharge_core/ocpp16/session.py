@@ -44,7 +44,6 @@ import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
 
-from ..adapters.websocket import SessionContext, SessionFactory
 from ..charging import ChargingService
 from ..domain.values import RegistrationStatus
 from ..errors import (
@@ -69,6 +68,7 @@ from ..observability import (
     NullObserver,
 )
 from ..ocppj import Frame, MessageType, PendingCalls, call_error, call_frame, call_result
+from ..ports import SessionContext, SessionFactory
 from ._handlers import HANDLERS
 from ._messages import Refused
 from ._protocol import Answer, BrokenResponse, Request, Response, receive
