@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evcharge_core.adapters import sqlite as sqlite_adapter
 from evcharge_core.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteRepository
@@ -41,7 +43,7 @@ from evcharge_core.ports import (
     StationQuery,
     TransactionQuery,
 )
-from evcharge_core.testing import RepositoryConformance, make_stateful_test
+from evcharge_core.testing import RepositoryConformance, make_stateful_test, strategies
 
 
 class TestSQLiteRepository(RepositoryConformance):
@@ -935,3 +937,277 @@ def test_a_conflicting_resave_leaves_the_rows_and_what_the_transaction_knows(
 
     asyncio.run(run())
     assert _read_all(db_path) == [renamed, b]
+
+
+# --- the station cache, reusing stored rows, group commit ------------------------------------
+
+
+def _statements(repository: SQLiteRepository) -> list[str]:
+    """Start recording every statement the repository's connection runs."""
+    statements: list[str] = []
+    repository._conn.db.set_trace_callback(statements.append)
+    return statements
+
+
+def _note(n: int) -> StationNotification:
+    return StationNotification("ST1", "DataTransfer", _T0 + timedelta(seconds=n), f'{{"n": {n}}}')
+
+
+def test_a_station_read_again_comes_from_the_cache(db_path: Path) -> None:
+    station = _big_station("A")
+    _save_and_close(db_path, station)
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        try:
+            async with repository.transaction() as tx:
+                assert await tx.stations.get("A") == station
+            statements = _statements(repository)
+            async with repository.transaction() as tx:
+                assert await tx.stations.get("A") == station
+                assert await tx.stations.get_many(["A", "NONE"]) == {"A": station}
+            queried = [sql for sql in statements if "FROM stations" in sql]
+            assert len(queried) == 1  # NONE, which the cache cannot know is absent
+            assert queried[0].endswith("""json_each('["NONE"]'))""")
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+
+
+def test_the_cache_sees_what_other_connections_commit(db_path: Path) -> None:
+    """The CLI or a second process writing the same file: the cache is dropped."""
+    _save_and_close(db_path, _big_station("A"))
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        try:
+            async with repository.transaction() as tx:
+                station = await tx.stations.get("A")
+            assert station is not None
+            assert station.name == "Station A"
+            other = sqlite3.connect(db_path)
+            other.execute("UPDATE stations SET name = 'Elsewhere' WHERE id = 'A'")
+            other.commit()
+            other.close()
+            async with repository.transaction() as tx:
+                station = await tx.stations.get("A")
+                assert station is not None
+                assert station.name == "Elsewhere"
+                await tx.stations.save(attrs_evolve(station, name="Here"))
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+    assert [s.name for s in _read_all(db_path)] == ["Here"]
+
+
+def test_what_a_rolled_back_unit_saved_never_reaches_the_cache(db_path: Path) -> None:
+    station = _big_station("A")
+    _save_and_close(db_path, station)
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        try:
+            async with repository.transaction() as tx:
+                assert await tx.stations.get("A") == station
+
+            async def failing() -> None:
+                async with repository.transaction() as tx:
+                    await tx.stations.save(_with_status(station, 0, 0, 1))
+                    assert await tx.stations.get("A") == _with_status(station, 0, 0, 1)
+                    raise _Abort
+
+            with pytest.raises(_Abort):
+                await failing()
+            async with repository.transaction() as tx:
+                assert await tx.stations.get("A") == station
+                await tx.stations.save(_with_status(station, 1, 1, 2))
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+    assert _read_all(db_path) == [_with_status(station, 1, 1, 2)]
+
+
+def test_the_cache_keeps_at_most_its_capacity(db_path: Path) -> None:
+    _save_and_close(db_path, *(_station(f"ST{i}", f"C{i}") for i in range(10)))
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        try:
+            repository._conn.cache.capacity = 4
+            for i in range(10):
+                async with repository.transaction() as tx:
+                    assert await tx.stations.get(f"ST{i}") == _station(f"ST{i}", f"C{i}")
+            assert list(repository._conn.cache.entries) == ["ST6", "ST7", "ST8", "ST9"]
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+
+
+def test_resaving_converts_only_what_changed(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts of the station that are the very objects stored are not turned into rows
+    again: one connector's new status is the only status record encoded."""
+    station = _big_station("A")
+    _save_and_close(db_path, station)
+    encoded: list[StatusRecord] = []
+    real = sqlite_adapter._dump_status
+
+    def counting(record: StatusRecord | None) -> str | None:
+        if record is not None:
+            encoded.append(record)
+        return real(record)
+
+    monkeypatch.setattr(sqlite_adapter, "_dump_status", counting)
+    changed = _with_status(station, 1, 0, 5)
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        try:
+            async with repository.transaction() as tx:
+                stored = await tx.stations.get("A")
+            assert stored == station
+            encoded.clear()
+            async with repository.transaction() as tx:
+                await tx.stations.save(_with_status(stored, 1, 0, 5))
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+    assert encoded == [changed.chargers[1].connectors[0].status]
+    assert _read_all(db_path) == [changed]
+
+
+def test_units_ready_together_share_one_commit(db_path: Path) -> None:
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        try:
+            statements = _statements(repository)
+
+            async def unit(n: int) -> None:
+                async with repository.transaction() as tx:
+                    await tx.notifications.add(_note(n))
+
+            await asyncio.gather(*(unit(n) for n in range(20)))
+            assert statements.count("COMMIT") == 1
+            async with repository.transaction() as tx:
+                assert len(await tx.notifications.list("ST1")) == 20
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+
+
+def test_a_unit_that_raises_leaves_the_rest_of_its_batch(db_path: Path) -> None:
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        try:
+            statements = _statements(repository)
+
+            async def unit(n: int) -> None:
+                async with repository.transaction() as tx:
+                    await tx.notifications.add(_note(n))
+                    if n == 1:
+                        await tx.transactions.allocate_id()
+                        raise _Abort
+
+            results = await asyncio.gather(*(unit(n) for n in range(3)), return_exceptions=True)
+            assert [type(r) for r in results] == [type(None), _Abort, type(None)]
+            assert statements.count("COMMIT") == 1
+            async with repository.transaction() as tx:
+                kept = await tx.notifications.list("ST1")
+                assert sorted(n.payload for n in kept) == ['{"n": 0}', '{"n": 2}']
+                assert await tx.transactions.allocate_id() == 2  # 1 went with the failed unit
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+
+
+def test_a_failed_commit_fails_every_unit_of_the_batch(db_path: Path) -> None:
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        conn = repository._conn
+        real = conn.db
+        conn.db = _FailingCommit(real)  # type: ignore[assignment]
+        try:
+
+            async def unit(n: int) -> None:
+                async with repository.transaction() as tx:
+                    await tx.notifications.add(_note(n))
+
+            results = await asyncio.gather(*(unit(n) for n in range(3)), return_exceptions=True)
+            assert all(isinstance(r, StorageError) for r in results), results
+            conn.db = real
+            async with repository.transaction() as tx:
+                assert await tx.notifications.list("ST1") == []
+            await unit(9)
+            async with repository.transaction() as tx:
+                assert [n.payload for n in await tx.notifications.list("ST1")] == ['{"n": 9}']
+        finally:
+            conn.db = real
+            await repository.close()
+
+    asyncio.run(run())
+
+
+def test_a_unit_cancelled_while_its_batch_commits_cancels_nothing_else(db_path: Path) -> None:
+    """Its work was done: it commits with the batch, and the other units end normally."""
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        try:
+
+            async def unit(n: int) -> None:
+                async with repository.transaction() as tx:
+                    await tx.notifications.add(_note(n))
+
+            first = asyncio.create_task(unit(1))
+            second = asyncio.create_task(unit(2))
+            await asyncio.sleep(0)  # both ran their work and wait for the commit
+            first.cancel()
+            await second
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            async with repository.transaction() as tx:
+                kept = await tx.notifications.list("ST1")
+                assert sorted(n.payload for n in kept) == ['{"n": 1}', '{"n": 2}']
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+
+
+def test_closing_commits_the_open_batch(db_path: Path) -> None:
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+
+        async def unit() -> None:
+            async with repository.transaction() as tx:
+                await tx.notifications.add(_note(1))
+
+        task = asyncio.create_task(unit())
+        await asyncio.sleep(0)  # the unit ran and waits for its batch's commit
+        await repository.close()
+        await task
+
+    asyncio.run(run())
+    db = sqlite3.connect(db_path)
+    assert db.execute("SELECT count(*) FROM notifications").fetchone()[0] == 1
+    db.close()
+
+
+@given(st.lists(strategies.meter_samples(), max_size=4))
+def test_samples_are_written_as_the_converter_writes_them(samples: list[MeterSample]) -> None:
+    expected = sqlite_adapter._json.dumps(samples, unstructure_as=list[MeterSample])
+    assert sqlite_adapter._dump_samples(samples) == expected
+    assert sqlite_adapter._load_samples(expected) == samples
+
+
+@given(strategies.status_records())
+def test_status_records_are_written_as_the_converter_writes_them(record: StatusRecord) -> None:
+    assert sqlite_adapter._dump_status(record) == sqlite_adapter._json.dumps(record)

@@ -75,9 +75,10 @@ import operator
 import os
 import sqlite3
 import stat
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Final, TypeVar
 
 import cattrs.preconf.json
@@ -412,8 +413,20 @@ def _load(text: str, cls: type[T]) -> T:
     return value
 
 
-def _dump_optional(value: object | None) -> str | None:
-    return None if value is None else _dump(value)
+def _dump_status(record: StatusRecord | None) -> str | None:
+    """A status record as JSON, as the converter writes it (a test holds the two equal),
+    written out because nearly every status report makes a new one: the cache of
+    :func:`_dump` would only miss."""
+    if record is None:
+        return None
+    return json.dumps(
+        {
+            "status": record.status.value,
+            "timestamp": record.timestamp.isoformat(),
+            "error_code": record.error_code,
+            "info": record.info,
+        }
+    )
 
 
 def _load_or(text: str | None, default: T) -> T:
@@ -546,13 +559,18 @@ class _Stored:
     """The rows of one station as they are in the database (values as this module writes
     them): its ``stations`` row, its specs by position, its chargers and connectors by id."""
 
-    __slots__ = ("chargers", "connectors", "row", "specs")
+    __slots__ = ("chargers", "connectors", "row", "source", "specs")
 
-    def __init__(self, row: _Row) -> None:
+    def __init__(self, row: _Row, source: Station | None = None) -> None:
         self.row = row
         self.specs: dict[object, _Row] = {}
         self.chargers: dict[object, _Row] = {}
         self.connectors: dict[object, _Row] = {}
+        self.source = source
+        """The station these rows were decoded into or written from, when known. Domain
+        values are immutable, so a part of a new version of the station that is the very
+        same object as in ``source`` has the very same rows: saving it converts nothing
+        (see :func:`_station_row` and the part rows)."""
 
 
 @functools.lru_cache(maxsize=512)
@@ -575,6 +593,8 @@ class _Writes:
         self.by_sql: dict[str, builtins.list[_Row]] = {}
 
     def update(self, table: str, old: _Row, new: _Row, key: _Row) -> None:
+        if old is new:  # reused as it was stored (see _Stored.source)
+            return
         changed = _changed(old, new)
         if changed:
             values = tuple(new[i] for i in changed)
@@ -611,10 +631,11 @@ def _write_changes(
     now: dict[str, _Stored] = {}
     parts = 0
     for s, station_row in zip(batch, station_rows, strict=True):
-        new = now[s.id] = _Stored(station_row)
-        new.specs = {row[1]: row for row in _spec_rows(s)}
-        new.chargers = {row[0]: row for row in _charger_rows(s)}
-        new.connectors = {row[0]: row for row in _connector_rows(s)}
+        prev = stored.get(s.id)
+        new = now[s.id] = _Stored(station_row, s)
+        new.specs = {row[1]: row for row in _spec_rows(s, prev)}
+        new.chargers = {row[0]: row for row in _charger_rows(s, prev)}
+        new.connectors = {row[0]: row for row in _connector_rows(s, prev)}
         parts += len(s.chargers) + sum(len(c.connectors) for c in s.chargers)
     old = _Parts(stored.values())
     new_parts = _Parts(now.values())
@@ -733,14 +754,21 @@ def _save_station_rows(
     _insert_stations(db, [row for row in station_rows if row[0] not in stored])
 
 
-def _station_row(s: Station) -> tuple[object, ...]:
+_BOOT_AT: Final = _STATION_COLUMN_NAMES.index("boot_configuration")
+_REPORTED_AT: Final = _STATION_COLUMN_NAMES.index("reported")
+_CONNECTION_AT: Final = _STATION_COLUMN_NAMES.index("connection")
+_STATION_STATUS_AT: Final = _STATION_COLUMN_NAMES.index("station_status")
+
+
+def _station_row(s: Station, prev: _Stored | None = None) -> tuple[object, ...]:
     """The ``stations`` row of a station.
 
     Values are plain ``str``, ``int`` or ``None``: sqlite3 binds exact ``str`` and ``int``
     directly but looks for an adapter for anything else (enums, ``bool``), which is slow;
     ``str()`` of a :class:`~enum.StrEnum` is its plain value. Written out flat, because an
     import turns 5000 stations into rows and every call here counts. JSON columns are NULL
-    for default values.
+    for default values; those of values that are the same objects as in ``prev``'s source
+    are taken from its row instead of being encoded again.
     """
     status = station_status(s)
     connection = s.connection
@@ -748,6 +776,52 @@ def _station_row(s: Station) -> tuple[object, ...]:
     reported = s.reported
     activated_at = s.activation.activated_at
     last_seen = connection.last_seen
+    source = None if prev is None else prev.source
+    boot_json: object
+    reported_json: object
+    connection_json: object
+    status_json: object
+    if source is None or prev is None:
+        boot_json = None if boot is _DEFAULT_BOOT or boot == _DEFAULT_BOOT else _dump(boot)
+        reported_json = (
+            None
+            if reported is _DEFAULT_REPORTED or reported == _DEFAULT_REPORTED
+            else _dump(reported)
+        )
+        connection_json = (
+            None
+            if connection is _DEFAULT_CONNECTION or connection == _DEFAULT_CONNECTION
+            else _dump(connection)
+        )
+        status_json = _dump_status(s.station_status)
+    else:
+        old = prev.row
+        boot_json = (
+            old[_BOOT_AT]
+            if boot is source.boot_configuration
+            else None
+            if boot == _DEFAULT_BOOT
+            else _dump(boot)
+        )
+        reported_json = (
+            old[_REPORTED_AT]
+            if reported is source.reported
+            else None
+            if reported == _DEFAULT_REPORTED
+            else _dump(reported)
+        )
+        connection_json = (
+            old[_CONNECTION_AT]
+            if connection is source.connection
+            else None
+            if connection == _DEFAULT_CONNECTION
+            else _dump(connection)
+        )
+        status_json = (
+            old[_STATION_STATUS_AT]
+            if s.station_status is source.station_status
+            else _dump_status(s.station_status)
+        )
     return (
         s.id,
         s.name,
@@ -756,7 +830,7 @@ def _station_row(s: Station) -> tuple[object, ...]:
         s.physical_address,
         None if s.protocol is None else str(s.protocol),
         s.area_id,
-        None if boot is _DEFAULT_BOOT or boot == _DEFAULT_BOOT else _dump(boot),
+        boot_json,
         s.security_profile,
         s.password_hash,
         str(s.registration_status),
@@ -767,11 +841,9 @@ def _station_row(s: Station) -> tuple[object, ...]:
         None if s.connectivity is None else _dump(s.connectivity),
         str(s.activation.state),
         None if activated_at is None else activated_at.isoformat(),
-        None if reported is _DEFAULT_REPORTED or reported == _DEFAULT_REPORTED else _dump(reported),
-        None
-        if connection is _DEFAULT_CONNECTION or connection == _DEFAULT_CONNECTION
-        else _dump(connection),
-        None if s.station_status is None else _dump(s.station_status),
+        reported_json,
+        connection_json,
+        status_json,
         int(s.closed),
         # derived
         int(connection.connected),
@@ -786,26 +858,58 @@ def _station_row(s: Station) -> tuple[object, ...]:
     )
 
 
-def _spec_rows(s: Station) -> Iterator[tuple[object, ...]]:
+def _spec_rows(s: Station, prev: _Stored | None = None) -> Iterator[tuple[object, ...]]:
+    source = None if prev is None else prev.source
+    if (
+        prev is not None
+        and source is not None
+        and (s.connector_specifications is source.connector_specifications)
+    ):
+        yield from prev.specs.values()
+        return
     for position, spec in enumerate(s.connector_specifications):
         yield (s.id, position, str(spec.standard), str(spec.format), str(spec.power_type),
                spec.voltage, spec.amperage)  # fmt: skip
 
 
-def _charger_rows(s: Station) -> Iterator[tuple[object, ...]]:
+def _same_parts(s: Station, prev: _Stored | None) -> dict[str, tuple[int, Charger]]:
+    """``prev``'s source chargers by id, with their positions (empty if it has none)."""
+    source = None if prev is None else prev.source
+    if source is None:
+        return {}
+    return {c.id: (position, c) for position, c in enumerate(source.chargers)}
+
+
+def _charger_rows(s: Station, prev: _Stored | None = None) -> Iterator[tuple[object, ...]]:
+    """The ``chargers`` rows; a charger that is the same object at the same position as in
+    ``prev``'s source keeps its stored row."""
+    before = _same_parts(s, prev)
     for position, c in enumerate(s.chargers):
+        was = before.get(c.id)
+        if prev is not None and was is not None and was[1] is c and was[0] == position:
+            yield prev.chargers[c.id]
+            continue
         yield (c.id, s.id, position, c.evse_id, c.code, c.name, c.physical_address,
                int(c.reservable), int(c.roaming), str(c.current_type), c.charging_profile_id,
                _dump_fields(c.custom_fields), int(c.closed))  # fmt: skip
 
 
-def _connector_rows(s: Station) -> Iterator[tuple[object, ...]]:
+def _connector_rows(s: Station, prev: _Stored | None = None) -> Iterator[tuple[object, ...]]:
+    """The ``connectors`` rows; a connector that is the same object at the same position of
+    the same charger as in ``prev``'s source keeps its stored row."""
+    before = _same_parts(s, prev)
     for c in s.chargers:
+        was = before.get(c.id)
+        kept = {} if was is None else {k.id: (i, k) for i, k in enumerate(was[1].connectors)}
         for position, k in enumerate(c.connectors):
+            old = kept.get(k.id)
+            if prev is not None and old is not None and old[1] is k and old[0] == position:
+                yield prev.connectors[k.id]
+                continue
             yield (k.id, c.id, s.id, position, k.ocpp_id, k.code, k.name, str(k.standard),
                    str(k.format), str(k.power_type), k.voltage, k.amperage, k.wattage_limit,
                    float(k.power_factor), _dump_fields(k.custom_fields),
-                   _dump_optional(k.status), int(k.closed))  # fmt: skip
+                   _dump_status(k.status), int(k.closed))  # fmt: skip
 
 
 def _station_from_row(
@@ -1004,7 +1108,22 @@ def _id_token_from_row(row: sqlite3.Row) -> IdToken:
 
 
 def _dump_samples(samples: Sequence[MeterSample]) -> str:
-    return _json.dumps(builtins.list(samples), unstructure_as=builtins.list[MeterSample])
+    """The samples of one report as JSON, as this module's converter writes them (a test
+    holds the two equal), written out because every MeterValues message passes here."""
+    return json.dumps(
+        [
+            {
+                "timestamp": s.timestamp.isoformat(),
+                "value": s.value,
+                "measurand": s.measurand,
+                "unit": s.unit,
+                "phase": s.phase,
+                "context": s.context,
+                "location": s.location,
+            }
+            for s in samples
+        ]
+    )
 
 
 def _load_samples(text: str) -> builtins.list[MeterSample]:
@@ -1105,6 +1224,50 @@ compared, as ``datetime`` equality does)."""
 # --- the repository --------------------------------------------------------------------------
 
 
+DEFAULT_STATION_CACHE_SIZE: Final = 10_000
+"""How many stations :class:`SQLiteRepository` keeps decoded between transactions."""
+
+_Cached = tuple[Station, "_Stored"]
+
+
+class _StationCache:
+    """Stations as last committed, with their stored rows, shared by the repository's
+    transactions so that a station read again (every status report of a connected station
+    reads it) is neither queried nor decoded.
+
+    A transaction stages what it reads and writes (:attr:`_SQLiteStationStore.staged`) and
+    the stage is applied only once its ``COMMIT`` succeeded, so the cache never holds
+    anything rolled back. It is emptied whenever another connection has committed (``PRAGMA
+    data_version``), and it holds at most ``capacity`` stations, dropping the least recently
+    staged first. Every write to the station tables goes through the station store, which
+    stages it: code that writes them otherwise must clear the cache.
+    """
+
+    __slots__ = ("capacity", "entries")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.entries: dict[str, _Cached] = {}
+
+    def get(self, station_id: str) -> _Cached | None:
+        return self.entries.get(station_id)
+
+    def apply(self, staged: dict[str, _Cached | None]) -> None:
+        """Take in a committed transaction's stations (``None``: forget that one)."""
+        entries = self.entries
+        for station_id, entry in staged.items():
+            entries.pop(station_id, None)
+            if entry is not None and self.capacity:
+                entries[station_id] = entry
+        excess = len(entries) - self.capacity
+        if excess > 0:
+            for station_id in list(itertools.islice(entries, excess)):
+                del entries[station_id]
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
 class _Connection:
     """The SQLite connection with the path it came from, for error messages."""
 
@@ -1115,6 +1278,19 @@ class _Connection:
         self.last_transaction_id = 0
         """The last transaction id this process handed out: allocation never goes below it,
         even if writing the counter back after a failed commit failed too."""
+        self.cache = _StationCache(DEFAULT_STATION_CACHE_SIZE)
+        self.data_version: int | None = None
+        """``PRAGMA data_version`` when the cache was last known valid: it changes when
+        another connection commits (see :meth:`check_cache`)."""
+
+    def check_cache(self) -> None:
+        """Forget the cached stations if another connection (the CLI, a second process)
+        committed since this one last looked. Called with the write lock held, so no other
+        commit can come between this check and the transaction's reads."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.data_version:
+            self.cache.clear()
+            self.data_version = version
 
     @contextlib.contextmanager
     def errors(self, doing: str) -> Iterator[None]:
@@ -1138,8 +1314,11 @@ def _storage_error(path: str, doing: str, exc: BaseException, busy_timeout: floa
 
 
 class _SQLiteTransaction:
-    def __init__(self, conn: _Connection) -> None:
+    """One unit of work: the stores over the connection, valid until it ends."""
+
+    def __init__(self, conn: _Connection, batch: _Batch) -> None:
         self._conn = conn
+        self.batch = batch
         self._open = True
         self.allocated = False
         """Whether this transaction handed out ids (the counter must outlive a rollback)."""
@@ -1196,6 +1375,9 @@ class _SQLiteStationStore:
         station), from its reads and writes: :meth:`save_many` writes only what differs
         from it. It holds while the transaction does: nothing else writes meanwhile (the
         transaction holds the write lock), and a save that fails forgets its stations."""
+        self.staged: dict[str, _Cached | None] = {}
+        """What this transaction read or wrote, for the repository's :class:`_StationCache`
+        once it has committed (``None``: to be forgotten there)."""
 
     # reading
 
@@ -1233,7 +1415,33 @@ class _SQLiteStationStore:
         known.update(found)
         return rows, spec_rows, connector_rows, charger_rows
 
+    def _cached(self, station_id: str) -> _Cached | None:
+        """The station and its stored rows from this unit's stage, else its batch's, else
+        the repository's cache; ``None`` (also a ``None`` in a stage): read the database."""
+        if station_id in self.staged:
+            return self.staged[station_id]
+        batch_staged = self._tx.batch.staged
+        if station_id in batch_staged:
+            return batch_staged[station_id]
+        return self._tx.conn().cache.get(station_id)
+
     def _load(self, station_ids: Sequence[str]) -> dict[str, Station]:
+        """The stations that exist, from :meth:`_cached` else from the database (then
+        staged for the cache)."""
+        loaded: dict[str, Station] = {}
+        missing: builtins.list[str] = []
+        for station_id in station_ids:
+            entry = self._cached(station_id)
+            if entry is None:
+                missing.append(station_id)
+            else:
+                loaded[station_id] = entry[0]
+                self._known[station_id] = entry[1]
+        if missing:
+            loaded.update(self._decode(missing))
+        return loaded
+
+    def _decode(self, station_ids: Sequence[str]) -> dict[str, Station]:
         rows, spec_rows, connector_rows, charger_rows = self._fetch(station_ids)
         if not rows:
             return {}
@@ -1248,15 +1456,31 @@ class _SQLiteStationStore:
             chargers.setdefault(row["station_id"], []).append(
                 _charger_from_row(row, connectors.get(row["id"], []))
             )
-        return {
-            row["id"]: _station_from_row(row, specs.get(row["id"], []), chargers.get(row["id"], []))
-            for row in rows
-        }
+        decoded: dict[str, Station] = {}
+        known, staged = self._known, self.staged
+        for row in rows:
+            station_id = row["id"]
+            station = _station_from_row(
+                row, specs.get(station_id, []), chargers.get(station_id, [])
+            )
+            decoded[station_id] = station
+            stored = known.get(station_id)
+            if stored is not None:
+                stored.source = station
+            staged[station_id] = None if stored is None else (station, stored)
+        return decoded
 
     def _stored(self, station_ids: Sequence[str]) -> dict[str, _Stored]:
         """The stored rows of those of the stations that exist."""
         known = self._known
-        unknown = [i for i in station_ids if i not in known]
+        unknown = []
+        for station_id in station_ids:
+            if station_id not in known:
+                entry = self._cached(station_id)
+                if entry is None:
+                    unknown.append(station_id)
+                else:
+                    known[station_id] = entry[1]
         if unknown:
             self._fetch(unknown)
         return {i: stored for i in station_ids if (stored := known[i]) is not None}
@@ -1325,8 +1549,8 @@ class _SQLiteStationStore:
         db = conn.db
         known = self._known
         with conn.errors("save stations"):
-            station_rows = [_station_row(s) for s in batch]
             stored = self._stored([s.id for s in batch])
+            station_rows = [_station_row(s, stored.get(s.id)) for s in batch]
             db.execute("SAVEPOINT save_stations")
             try:
                 if stored:
@@ -1344,17 +1568,22 @@ class _SQLiteStationStore:
             except BaseException as exc:
                 for s in batch:
                     known.pop(s.id, None)
+                    self.staged[s.id] = None
                 db.execute("ROLLBACK TO save_stations")
                 db.execute("RELEASE save_stations")
                 if isinstance(exc, sqlite3.IntegrityError):
                     raise self._conflict(batch, exc) from exc
                 raise
             db.execute("RELEASE save_stations")
+        staged = self.staged
         if now is None:
             for s in batch:
                 known.pop(s.id, None)
+                staged[s.id] = None
         else:
             known.update(now)
+            for s in batch:
+                staged[s.id] = (s, now[s.id])
 
     def _conflict(self, batch: Sequence[Station], exc: sqlite3.IntegrityError) -> Exception:
         """Name what collided, looking at the database as it was before the save."""
@@ -1373,6 +1602,7 @@ class _SQLiteStationStore:
     async def delete(self, station_id: str) -> bool:
         conn = self._tx.conn()
         self._known.pop(station_id, None)
+        self.staged[station_id] = None
         with conn.errors("delete a station"):
             cursor = conn.db.execute("DELETE FROM stations WHERE id = ?", (station_id,))
         self._known[station_id] = None
@@ -1634,6 +1864,74 @@ class _SQLiteNotificationStore:
         return [_notification_from_row(row) for row in rows]
 
 
+class _Batch:
+    """Units of work sharing one SQLite transaction, committed together (group commit).
+
+    Every unit runs in a savepoint of its own inside the batch's ``BEGIN IMMEDIATE``; a unit
+    that raises is rolled back to its savepoint alone. The batch commits once the units
+    that were ready to run have run (see :meth:`SQLiteRepository.transaction`), and each
+    unit's ``async with`` block ends only after that ``COMMIT``: what a unit wrote is
+    committed before the code that ran it goes on, as if it had committed alone.
+    """
+
+    __slots__ = ("allocated", "done", "staged", "waiters")
+
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        self.done = done
+        """Resolved once the batch committed; its exception if the commit failed."""
+        self.staged: dict[str, _Cached | None] = {}
+        """The stations its committed units read or wrote, for the cache once committed."""
+        self.allocated = False
+        """Whether a unit handed out transaction ids (kept even if the commit fails)."""
+        self.waiters = 0
+        """Units that ended normally and wait for the commit."""
+
+
+class _Unit(contextlib.AbstractAsyncContextManager[_SQLiteTransaction]):
+    """``async with repository.transaction() as tx:`` (written out rather than with
+    :func:`contextlib.asynccontextmanager`: every station message goes through here)."""
+
+    __slots__ = ("_repository", "_tx")
+
+    def __init__(self, repository: SQLiteRepository) -> None:
+        self._repository = repository
+        self._tx: _SQLiteTransaction | None = None
+
+    async def __aenter__(self) -> _SQLiteTransaction:
+        repository = self._repository
+        repository._check_usable()
+        await repository._lock.acquire()
+        try:
+            repository._check_usable()
+            repository._holder = asyncio.current_task()
+            self._tx = _SQLiteTransaction(repository._conn, repository._unit_batch())
+        except BaseException:
+            repository._holder = None
+            repository._lock.release()
+            raise
+        return self._tx
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        repository, tx = self._repository, self._tx
+        assert tx is not None, "__aexit__ without __aenter__"
+        try:
+            tx.end()
+            if exc_type is not None:
+                repository._roll_back(tx)
+                return
+            repository._release(tx)
+        finally:
+            repository._holder = None
+            repository._lock.release()
+        # Shielded: one waiter's cancellation must not cancel the batch's other units.
+        await asyncio.shield(tx.batch.done)
+
+
 class SQLiteRepository:
     """A :class:`~evcharge_core.ports.Repository` in one SQLite file; see the module
     docstring. Create it with :meth:`open`, not with the constructor."""
@@ -1642,6 +1940,8 @@ class SQLiteRepository:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[object] | None = None
+        self._batch: _Batch | None = None
+        self._committer: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
@@ -1668,87 +1968,141 @@ class SQLiteRepository:
         if task is not None and task is self._holder:
             raise RuntimeError(f"cannot {doing} inside a transaction of the same task")
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_SQLiteTransaction]:
-        """A unit of work: one SQLite transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) whose
-        work runs in the savepoint ``work``, so that a rollback can keep the id counter
-        (see :func:`_roll_back`)."""
-        self._check_usable()
+    def transaction(self) -> _Unit:
+        """A unit of work, in the savepoint ``work`` of the current batch's SQLite
+        transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``, see :class:`_Batch`).
+
+        The first unit of a batch begins the SQLite transaction and schedules the commit: a
+        task that takes the repository's lock after the units already waiting for it, so
+        the units that become ready in the same turn of the event loop (a burst of station
+        messages) share one ``COMMIT``. A unit that raises is rolled back to its savepoint,
+        keeping the transaction id counter (see :func:`_roll_back`); the others are not
+        touched. The block ends once the batch has committed, with the commit's
+        :class:`~evcharge_core.errors.StorageError` if it failed."""
+        return _Unit(self)
+
+    def _unit_batch(self) -> _Batch:
+        """The open batch, begun if there is none, with the unit's savepoint taken."""
+        conn = self._conn
+        batch = self._batch
+        with conn.errors("start a transaction"):
+            if batch is None:
+                if conn.db.in_transaction:  # left open by a failed rollback
+                    conn.db.execute("ROLLBACK")
+                conn.db.execute("BEGIN IMMEDIATE")
+                conn.check_cache()
+                loop = asyncio.get_running_loop()
+                batch = self._batch = _Batch(loop.create_future())
+                self._committer = loop.create_task(self._commit_later(batch))
+            conn.db.execute("SAVEPOINT work")
+        return batch
+
+    def _release(self, tx: _SQLiteTransaction) -> None:
+        """End a unit that ran to its end: its work joins the batch."""
+        batch = tx.batch
+        try:
+            with self._conn.errors("commit"):
+                self._conn.db.execute("RELEASE work")
+        except StorageError as error:
+            self._abandon(batch, error)
+            raise
+        batch.staged.update(tx.stations.staged)
+        batch.allocated = batch.allocated or tx.allocated
+        batch.waiters += 1
+
+    def _roll_back(self, tx: _SQLiteTransaction) -> None:
+        """Discard a unit that raised; the batch goes on unless SQLite itself ended it."""
+        batch = tx.batch
+        batch.allocated = batch.allocated or tx.allocated
+        try:
+            _roll_back(self._conn, keep_ids=tx.allocated)
+        except StorageError as error:
+            self._abandon(batch, error)
+            raise
+        if not self._conn.db.in_transaction:  # SQLite rolled everything back (an I/O error)
+            self._abandon(
+                batch, StorageError(f"{self._conn.path}: the transaction was rolled back")
+            )
+
+    async def _commit_later(self, batch: _Batch) -> None:
         async with self._lock:
-            self._check_usable()
-            self._holder = asyncio.current_task()
-            conn = self._conn
-            try:
-                with conn.errors("start a transaction"):
-                    if conn.db.in_transaction:  # left open by a failed rollback
-                        conn.db.execute("ROLLBACK")
-                    conn.db.execute("BEGIN IMMEDIATE")
-                    conn.db.execute("SAVEPOINT work")
-                tx = _SQLiteTransaction(conn)
-                try:
-                    yield tx
-                except BaseException:
-                    tx.end()
-                    _roll_back(conn, keep_ids=tx.allocated)
-                    raise
-                tx.end()
-                try:
-                    with conn.errors("commit"):
-                        conn.db.execute("COMMIT")
-                except StorageError:
-                    if conn.db.in_transaction:
-                        conn.db.execute("ROLLBACK")
-                    if tx.allocated:
-                        with contextlib.suppress(StorageError):
-                            _keep_ids(conn)
-                    raise
-            finally:
-                self._holder = None
+            if self._batch is batch:
+                self._commit(batch)
+
+    def _commit(self, batch: _Batch) -> None:
+        """Commit the batch and tell its units; apply its stations to the cache."""
+        self._batch = None
+        conn = self._conn
+        try:
+            with conn.errors("commit"):
+                conn.db.execute("COMMIT")
+        except StorageError as error:
+            self._abandon(batch, error)
+            return
+        conn.cache.apply(batch.staged)
+        batch.done.set_result(None)
+
+    def _abandon(self, batch: _Batch, error: StorageError) -> None:
+        """The batch is lost: roll back what is left of it, keep the id counter, and fail
+        the units waiting for its commit with ``error``."""
+        if self._batch is batch:
+            self._batch = None
+        conn = self._conn
+        if conn.db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.db.execute("ROLLBACK")
+        if batch.allocated:
+            with contextlib.suppress(StorageError):
+                _keep_ids(conn)
+        if batch.done.done():
+            return
+        if batch.waiters:
+            batch.done.set_exception(error)
+        else:  # nobody to tell: the units that raised already told their callers
+            batch.done.set_result(None)
 
     async def close(self) -> None:
-        """Wait for a running transaction, then close the file (SQLite checkpoints the WAL
-        into it). Closing twice is fine."""
+        """Wait for running transactions, commit the last batch, then close the file
+        (SQLite checkpoints the WAL into it). Closing twice is fine."""
         if self._closed:
             return
         self._check_usable("close the repository")
         async with self._lock:
             self._closed = True
+            if self._batch is not None:
+                self._commit(self._batch)
             with self._conn.errors("close the database"):
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.db.execute("PRAGMA optimize")
                 self._conn.db.close()
+        if self._committer is not None:
+            await self._committer
 
 
 _KEEP_IDS: Final = "UPDATE counters SET value = max(value, ?) WHERE name = ?"
 
 
 def _roll_back(conn: _Connection, *, keep_ids: bool) -> None:
-    """Discard a unit of work; when it handed out transaction ids, keep the counter.
+    """Discard a unit of work (roll back to its savepoint); when it handed out transaction
+    ids, keep the counter.
 
     An allocated id may already have left the process (in a reply), so it must never be
-    handed out again, yet the counter was written inside the transaction being discarded.
-    The repository's one connection cannot write outside its open transaction, and a second
-    connection cannot write while this one holds the write lock. So the work runs in a
-    savepoint: rolling back to it undoes the work, and the counter is written back (never
-    lowered) and committed alone, in the same SQLite transaction, atomically.
+    handed out again, yet the counter was written inside the unit being discarded. So the
+    counter is written back (never lowered) after the rollback to the savepoint, in the
+    batch's transaction, and commits with it; if that commit fails, :func:`_keep_ids`
+    writes it in a transaction of its own. If SQLite already rolled back the whole
+    transaction (an I/O error), the counter is written in a new one at once.
     """
     db = conn.db
     with conn.errors("roll back"):
-        if not keep_ids:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            return
         if not db.in_transaction:  # SQLite already rolled back everything (an I/O error)
-            _keep_ids(conn)
+            if keep_ids:
+                _keep_ids(conn)
             return
-        try:
-            db.execute("ROLLBACK TO work")
+        db.execute("ROLLBACK TO work")
+        db.execute("RELEASE work")
+        if keep_ids:
             db.execute(_KEEP_IDS, (conn.last_transaction_id, _TRANSACTION_ID_COUNTER))
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
 
 def _keep_ids(conn: _Connection) -> None:
