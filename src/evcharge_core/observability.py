@@ -115,6 +115,7 @@ class PrometheusObserver:
             ["direction", "action"],
             registry=registry,
         )
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         self.command_seconds = Histogram(
             "evcharge_command_seconds",
             "Operator command duration in seconds, by command.",
@@ -123,8 +124,17 @@ class PrometheusObserver:
         )
 
     def _message(self, direction: str, action: str, outcome: str, seconds: float) -> None:
-        self.messages.labels(direction=direction, action=action, outcome=outcome).inc()
-        self.message_seconds.labels(direction=direction, action=action).observe(seconds)
+        # Every OCPP message passes here: the labelled children are looked up once each
+        # (prometheus_client's ``labels()`` checks and joins its arguments on every call).
+        key = (direction, action, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.messages.labels(direction=direction, action=action, outcome=outcome),
+                self.message_seconds.labels(direction=direction, action=action),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def inbound(self, action: str, outcome: str, seconds: float) -> None:
         self._message("inbound", action, outcome, seconds)

@@ -5,8 +5,18 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from evcharge_core.ocpp16 import CSMS_ACTIONS, STATION_ACTIONS, Kind, Violation, schema, validate
+from evcharge_core.ocpp16 import (
+    CSMS_ACTIONS,
+    STATION_ACTIONS,
+    Kind,
+    Violation,
+    _schemas,
+    schema,
+    validate,
+)
 
 
 def test_action_sets_cover_every_schema_the_ocpp_package_ships() -> None:
@@ -121,3 +131,25 @@ def test_security_extension_schemas_with_references() -> None:
     assert found is not None
     assert found.code == "PropertyConstraintViolation"
     assert Violation("X", "y").details() == {}
+
+
+_edgy_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**33), max_value=2**33)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.text(alphabet=st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=4)
+)
+_edgy_values = st.recursive(
+    _edgy_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=10,
+)
+
+
+@given(_edgy_values)
+def test_the_fast_pass_finds_exactly_what_the_located_check_finds(value: object) -> None:
+    """Out-of-range integers and surrogates, anywhere: the fast pass that every payload
+    goes through agrees with the pass that names the field."""
+    assert _schemas._clean(value) == (_schemas._locate(value, None) is None)
