@@ -193,3 +193,27 @@ def test_run_in_process_until_stopped(capsys: pytest.CaptureFixture[str]) -> Non
         assert asyncio.run(test()) == 0
     except OSError as error:  # pragma: no cover - a host without IPv6
         pytest.skip(f"no IPv6 loopback: {error}")
+
+
+def test_the_server_process_tunes_the_garbage_collector() -> None:
+    """In a process of its own: the thresholds are the server's, start-up objects frozen."""
+    code = (
+        "import gc, sys\n"
+        "from evcharge_core import serve\n"
+        "async def no_server(args, stop=None):\n"
+        "    return 0\n"
+        "serve.run = no_server\n"
+        "assert gc.get_threshold() != serve.GC_THRESHOLDS\n"
+        "assert serve.main(['--db', 'memory://']) == 0\n"
+        "print(gc.get_threshold() == serve.GC_THRESHOLDS, gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]

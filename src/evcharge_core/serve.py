@@ -45,6 +45,10 @@ CONTRACT.md's "Reference server" come with later work: ``--demo``.
 With ``--tls-cert PEM --tls-key PEM`` (repeatable, in pairs) the endpoint is ``wss://``,
 TLS 1.2 or newer; ``--tls-client-ca PEM`` makes it ask every station for a client
 certificate and verify one that is shown (see :mod:`evcharge_core.tls`).
+
+**Garbage collection.** The server process tunes Python's cyclic garbage collector (see
+:func:`tune_gc`): with the defaults, 1000 busy stations cost it a fifth of its CPU time and
+pauses of up to 0.3 s.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -404,9 +409,32 @@ async def _serve_admin(
         admin_socket.close()
 
 
+GC_THRESHOLDS: Final = (10_000, 10, 10)
+"""The cyclic garbage collector's thresholds in the server process (Python's: 700, 10, 10)."""
+
+
+def tune_gc() -> None:
+    """Set the cyclic garbage collector up for a long-running server with many connections.
+
+    Each connection keeps objects alive for a while (the station's last stored state, the
+    websocket's buffers, the frame being answered), so at Python's default thresholds most
+    young objects survive a young collection and are promoted, and the old generation,
+    holding every connection's objects, is scanned in full every few seconds. Measured with
+    ``bench/ocpp_load.py`` at 1000 stations: 2.6 s of every 15 s of CPU in the collector
+    and pauses of 0.2 to 0.3 s (which every waiting station feels as latency). With the
+    first generation at 10 000 objects and what exists at start-up (modules, the
+    application's wiring) frozen out of the collector's scans: about 1.2 s and pauses of
+    0.15 s at most, for 25 % more round trips per second. Embedding services that serve
+    many stations may want the same in their own process.
+    """
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run the server, return the exit status."""
     args = build_parser().parse_args(argv)
+    tune_gc()
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
