@@ -1,0 +1,145 @@
+"""Benchmark: the server's CPU cost per OCPP 1.6 message, without the network.
+
+``bench/ocpp_load.py`` measures the whole server under load, but two processes share the
+machine's cores and its figures move by 10 to 20 % from one run to the next. This one
+measures the part of the server that is ours, in one process: N stations, each an
+:class:`~evcharge_core.ocpp16.Ocpp16Session` wired as ``python -m evcharge_core.serve``
+wires it (SQLite storage, the Prometheus observer), are fed the same frames as the load
+benchmark's stations send (Heartbeat, StatusNotification, MeterValues), all N at once, one
+CALL in flight per station. It prints, for each action alone and for the three in turn, the
+CPU time per message (best and median of ``--repeat`` rounds) and messages per CPU second.
+What it leaves out is the websocket layer (framing, the event loop's socket I/O).
+
+    python bench/ocpp_handlers.py [--stations 1000] [--rounds 5] [--repeat 5]
+                                  [--calls Heartbeat,StatusNotification,...] [--json]
+
+Each round sends ``--rounds`` CALLs from every station; the first round is a warm-up, not
+measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from evcharge_core.adapters.sqlite import SQLiteRepository
+from evcharge_core.domain.values import Protocol
+from evcharge_core.observability import PrometheusObserver
+from evcharge_core.ocpp16 import Ocpp16Session
+from evcharge_core.ports import SessionContext
+from evcharge_core.serve import build_core
+from evcharge_core.service import StationService
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+from ocpp_load import BOOT_FRAME, LOAD_FRAMES  # noqa: E402 - the frames live beside us
+
+MIXES: dict[str, tuple[str, ...]] = {
+    **{action: (action,) for action in LOAD_FRAMES},
+    "all three in turn": tuple(LOAD_FRAMES),
+}
+
+
+async def _send(_text: str) -> None:
+    return None
+
+
+async def _close(_code: int, _reason: str) -> None:
+    return None
+
+
+async def _measure(
+    db: Path, count: int, rounds: int, repeat: int, mixes: dict[str, tuple[str, ...]]
+) -> dict[str, list[float]]:
+    repository = await SQLiteRepository.open(db)
+    try:
+        service = StationService(repository)
+        ids = [f"bench-{i:05d}" for i in range(count)]
+        for station_id in ids:
+            await service.create_station({"id": station_id, "protocol": "ocpp1.6"})
+        observer = PrometheusObserver(CollectorRegistry())
+        core = build_core(repository, observer=observer)
+        sessions = []
+        for station_id in ids:
+            station = await service.get_station(station_id)
+            context = SessionContext(station, Protocol.OCPP16, "ocpp1.6", _send, _close)
+            session = Ocpp16Session(context, core.charging, observer=observer)
+            await session.on_open()
+            await session.on_message(BOOT_FRAME.decode())
+            sessions.append(session)
+        results: dict[str, list[float]] = {}
+        for name, actions in mixes.items():
+            templates = [LOAD_FRAMES[action].decode() for action in actions]
+
+            async def station(
+                session: Ocpp16Session, offset: int, calls: int, templates: list[str] = templates
+            ) -> None:
+                for n in range(calls):
+                    template = templates[(offset + n) % len(templates)]
+                    reply = await session.on_message(template % n)
+                    if reply is None or not reply.startswith("[3,"):
+                        raise RuntimeError(f"unexpected answer: {reply}")
+
+            async def round_of(calls: int) -> None:
+                await asyncio.gather(*(station(s, i, calls) for i, s in enumerate(sessions)))
+
+            await round_of(1)
+            per_message = []
+            for _ in range(repeat):
+                started = time.process_time()
+                await round_of(rounds)
+                per_message.append((time.process_time() - started) / (rounds * count))
+            results[name] = per_message
+        return results
+    finally:
+        await repository.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--stations", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--calls",
+        default=",".join(MIXES),
+        help="which of the rows to measure, comma-separated (default: all)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    wanted = args.calls.split(",")
+    unknown = [name for name in wanted if name not in MIXES]
+    if unknown:
+        parser.error(f"unknown --calls {unknown}; choose from {list(MIXES)}")
+    mixes = {name: MIXES[name] for name in wanted}
+    with tempfile.TemporaryDirectory() as workdir:
+        results = asyncio.run(
+            _measure(Path(workdir) / "bench.db", args.stations, args.rounds, args.repeat, mixes)
+        )
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(
+        f"OCPP 1.6 sessions without the network: {args.stations} stations, one CALL in flight"
+        f" each, {args.rounds} CALLs per station per round, best and median of {args.repeat}"
+    )
+    print(f"{'CALLs':<20} {'best µs/msg':>12} {'median µs/msg':>14} {'msgs/CPU s':>11}")
+    print("-" * 60)
+    for name, figures in results.items():
+        best, median = min(figures), statistics.median(figures)
+        row: list[Any] = [name, best * 1e6, median * 1e6, 1 / best]
+        print(f"{row[0]:<20} {row[1]:>12.1f} {row[2]:>14.1f} {row[3]:>11,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
