@@ -15,8 +15,9 @@ The module is organised around a route table: every operation is an :class:`ApiR
 (method, path, handler and what the OpenAPI document says about it), grouped in sequences
 (:data:`STATION_ROUTES`, ..., the lists and exports :data:`EXPORT_ROUTES`,
 :data:`CHARGER_LIST_ROUTES` and :data:`TRANSACTION_ROUTES`, :data:`QR_ROUTES`,
-:data:`MAP_ROUTES`, the live :data:`COMMAND_ROUTES` and :data:`ID_TOKEN_ROUTES`). The app serves exactly its table and ``/openapi.json``
-describes exactly that table, so they cannot drift. To add a group of routes, write its
+:data:`MAP_ROUTES`, the live :data:`COMMAND_ROUTES` and :data:`ID_TOKEN_ROUTES`). The app
+serves exactly its table and ``/openapi.json`` describes exactly that table, so they cannot
+drift. To add a group of routes, write its
 handlers (``async def handler(request, ctx: AdminContext) -> Response``), list them as
 ``ApiRoute`` values, and add the sequence to the table given to :func:`create_app`.
 """
