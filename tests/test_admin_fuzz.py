@@ -25,7 +25,7 @@ from evcharge_core.demo import seed_demo
 from evcharge_core.service import StationService
 
 TOKEN = "fuzz-token"
-EXAMPLES = 12
+EXAMPLES = 10
 
 
 def _app() -> object:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evcharge_core.adapters.memory import InMemoryRepository
@@ -139,7 +139,7 @@ _queries = st.builds(
 _RANK = {s: n for n, s in enumerate(USABILITY_ORDER)}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(gen.station_lists(max_size=5), _queries)
 def test_pages_hold_exactly_the_matches_in_order(
     stations: list[Station], query: ChargerQuery

@@ -8,7 +8,7 @@ import zlib
 from xml.etree import ElementTree
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evcharge_core.domain.model import Charger, Connector, Station
@@ -202,7 +202,7 @@ def test_sheet_layout_fits_codes_in_the_page_width(count: int) -> None:
 
 
 @given(gen.stations(kind="operator"))
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_sheet_of_any_station_is_well_formed_xml(station: Station) -> None:
     codes = _codes(station)
     root = _sheet(f"{station.name} ({station.id})", codes)

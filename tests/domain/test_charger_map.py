@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evcharge_core.domain.charger_map import MapQuery, map_chargers, visible_to
@@ -181,6 +181,7 @@ _queries = st.builds(
 )
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(gen.station_lists(max_size=5), _areas, _queries)
 def test_map_rules_hold_for_any_stations(
     stations: list[Station], areas: dict[str, Area], query: MapQuery

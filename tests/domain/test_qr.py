@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from evcharge_core.domain.model import Charger, Connector, Station
@@ -126,6 +126,7 @@ def _with_protocol(station: Station, protocol: Protocol | None) -> Station:
         return station
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(gen.stations(kind="operator"), st.sampled_from([None, *Protocol]))
 def test_every_payload_resolves_back_to_what_it_was_made_for(
     station: Station, protocol: Protocol | None
