@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evcharge_core.domain.charger_map import MapQuery, map_chargers, visible_to
+from evcharge_core.domain.charger_map import MapQuery, is_closed, map_chargers, visible_to
 from evcharge_core.domain.geo import distance_m
 from evcharge_core.domain.model import (
     Activation,
@@ -17,11 +17,13 @@ from evcharge_core.domain.model import (
     Station,
     StatusRecord,
 )
+from evcharge_core.domain.status import charger_operational_status
 from evcharge_core.domain.values import (
     ActivationState,
     ConnectorFormat,
     ConnectorStandard,
     ConnectorStatus,
+    OperationalStatus,
     PowerType,
 )
 from evcharge_core.testing import strategies as gen
@@ -211,3 +213,29 @@ def test_map_rules_hold_for_any_stations(
         everything = map_chargers(stations, areas, MapQuery(operator_view=True))
         total = sum(len(s.chargers) for s in stations)
         assert len(everything.entries) + everything.unlocated == total
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gen.stations(kind="operator"), st.data())
+def test_is_closed_agrees_with_the_derived_operational_status(
+    station: Station, data: st.DataObject
+) -> None:
+    """The map's shortcut says Closed exactly when the status rules do, whatever is closed
+    and whatever the connectors reported."""
+    station = attrs.evolve(
+        station,
+        closed=data.draw(st.booleans()),
+        chargers=[
+            attrs.evolve(
+                charger,
+                closed=data.draw(st.booleans()),
+                connectors=[
+                    attrs.evolve(c, closed=data.draw(st.booleans())) for c in charger.connectors
+                ],
+            )
+            for charger in station.chargers
+        ],
+    )
+    for charger in station.chargers:
+        derived = charger_operational_status(station, charger) is OperationalStatus.CLOSED
+        assert is_closed(station, charger) == derived

@@ -37,10 +37,8 @@ import attrs
 
 from .geo import check_coordinates, distance_m
 from .model import Area, Charger, Connector, Station
-from .status import charger_operational_status
-from .values import OperationalStatus
 
-__all__ = ["MapEntry", "MapQuery", "MapResult", "map_chargers", "visible_to"]
+__all__ = ["MapEntry", "MapQuery", "MapResult", "is_closed", "map_chargers", "visible_to"]
 
 
 def _optional_positive(_inst: object, attr: attrs.Attribute[Any], value: float | None) -> None:
@@ -129,6 +127,16 @@ def visible_to(station: Station, area: Area | None, query: MapQuery) -> bool:
     return not members.isdisjoint(query.driver_groups)
 
 
+def is_closed(station: Station, charger: Charger) -> bool:
+    """Whether the charger's operational status is ``Closed``
+    (:func:`~evcharge_core.domain.status.charger_operational_status`), decided from the
+    closure flags alone: the station or the charger is closed, or every one of its
+    connectors is (the map asks this of every charger, so it skips deriving statuses)."""
+    if station.closed or charger.closed:
+        return True
+    return bool(charger.connectors) and all(c.closed for c in charger.connectors)
+
+
 def _connectors(charger: Charger, query: MapQuery) -> tuple[Connector, ...]:
     if query.min_power_w is None:
         return charger.connectors
@@ -149,12 +157,10 @@ def map_chargers(
         if not visible_to(station, area, query):
             continue
         for charger in station.chargers:
-            if not query.operator_view and (
-                charger_operational_status(station, charger) is OperationalStatus.CLOSED
-            ):
-                continue
             connectors = _connectors(charger, query)
             if query.min_power_w is not None and not connectors:
+                continue
+            if not query.operator_view and is_closed(station, charger):
                 continue
             if area is None:
                 unlocated += 1
