@@ -391,3 +391,23 @@ def test_id_tokens_authorise_through_the_registry(
     _ok(client.patch("/api/id-tokens/CARD", json={"status": "Blocked", "expiry_date": None}))
     assert asyncio.run(charging.authorize("ST1", "CARD")).status is AuthorizationStatus.BLOCKED
     assert asyncio.run(charging.authorize("ST1", "OTHER")).status is AuthorizationStatus.INVALID
+
+
+def test_query_reader_locates_a_query_objects_own_error() -> None:
+    from evcharge_core.admin import QueryReader
+    from evcharge_core.errors import InvalidInput
+    from evcharge_core.listing import ChargerQuery
+
+    with pytest.raises(InvalidInput) as info:
+        QueryReader({}).build(ChargerQuery, page=1, page_size=5000)
+    assert [(i.field, i.message) for i in info.value.issues] == [
+        ("page_size", "page size must be between 1 and 1000, got 5000")
+    ]
+    with pytest.raises(InvalidInput) as info:
+        QueryReader({}).build(ChargerQuery, page=0)
+    assert info.value.issues[0].field == "page"
+    reader = QueryReader({"n": "x"})
+    assert reader.integer("n") is None
+    with pytest.raises(InvalidInput) as info:
+        reader.build(dict)
+    assert info.value.issues[0].field == "n"

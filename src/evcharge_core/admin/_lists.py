@@ -159,10 +159,15 @@ class QueryReader:
                 return factory(**kwargs)
             except ValueError as error:
                 message = str(error)
-                field = next((k for k in sorted(kwargs, key=len, reverse=True)
-                              if k.replace("_", " ") in message or k in message), None)  # fmt: skip
+                names = sorted(kwargs, key=len, reverse=True)  # "page_size" before "page"
+                field = next((n for n in names if _mentions(message, n)), None)
                 self.issues.append(Issue(message, field=field))
         raise InvalidInput(list(dict.fromkeys(self.issues)))
+
+
+def _mentions(message: str, name: str) -> bool:
+    """Whether an error message names the parameter ``name`` (as is or with spaces)."""
+    return name in message or name.replace("_", " ") in message
 
 
 def _attachment(body: str, media_type: str, filename: str) -> Response:
