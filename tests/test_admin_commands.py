@@ -133,6 +133,61 @@ def test_configuration_and_commands_reach_the_station() -> None:
     run(test)
 
 
+def _qr_station() -> Any:
+    """ST1 (OCPP 1.6) with charger "DEPOT-1" holding connectors "L" (OCPP 1) and "R" (2)."""
+    from evcharge_core.domain.model import Charger, Connector
+    from evcharge_core.domain.values import ConnectorFormat, ConnectorStandard, PowerType, Protocol
+
+    def connector(n: int, code: str) -> Connector:
+        return Connector(
+            id=f"k{n}", ocpp_id=n, code=code, name=code, standard=ConnectorStandard.IEC_62196_T2,
+            format=ConnectorFormat.SOCKET, power_type=PowerType.AC_3_PHASE, voltage=230,
+            amperage=16,
+        )  # fmt: skip
+
+    charger = Charger(
+        id="c1", evse_id=1, code="DEPOT-1", name="Depot",
+        connectors=(connector(1, "L"), connector(2, "R")),
+    )  # fmt: skip
+    return make_station(protocol=Protocol.OCPP16, chargers=(charger,))
+
+
+def test_remote_start_from_a_qr_payload() -> None:
+    """A driver's scanned payload starts a session on the connector it names."""
+
+    async def test() -> None:
+        async with running(_qr_station()) as env, env.station() as cp, api(env) as client:
+            await cp.boot()
+            answer = await client.post(
+                "/api/qr/remote-start", json={"payload": "DEPOT-1*R", "id_tag": "CARD-1"}
+            )
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert (body["status"], body["station_id"]) == ("Accepted", "ST1")
+            assert (body["charger"]["code"], body["connector"]["ocpp_id"]) == ("DEPOT-1", 2)
+            assert cp.requests[-1] == (
+                "RemoteStartTransaction",
+                {"id_tag": "CARD-1", "connector_id": 2},
+            )
+            cp.statuses["RemoteStartTransaction"] = "Rejected"
+            same_route = await client.post(
+                "/api/stations/ST1/remote-start",
+                json={"id_tag": "CARD-2", "qr_payload": "DEPOT-1*L"},
+            )
+            assert same_route.json() == {"status": "Rejected"}
+            assert cp.requests[-1] == (
+                "RemoteStartTransaction",
+                {"id_tag": "CARD-2", "connector_id": 1},
+            )
+            ambiguous = await client.post(
+                "/api/qr/remote-start", json={"payload": "DEPOT-1", "id_tag": "CARD-1"}
+            )
+            problem(ambiguous, 422, "invalid-input")
+            assert len([a for a in cp.actions() if a == "RemoteStartTransaction"]) == 2
+
+    run(test)
+
+
 def test_bad_bodies_and_raw_calls_are_422_located() -> None:
     async def test() -> None:
         async with running(make_station()) as env, env.station() as cp, api(env) as client:
@@ -257,6 +312,7 @@ def test_transactions_are_listed() -> None:
                 "station_id",
                 "transaction_id",
                 "connector_id",
+                "evse_id",
                 "id_tag",
                 "started_at",
                 "meter_start",

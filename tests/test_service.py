@@ -352,3 +352,110 @@ def test_events_only_after_commit(service: StationService, recorder: Recorder) -
     with pytest.raises(Conflict):
         run(service.create_station({"id": "A"}))
     assert recorder.events == [StationChanged("A", created=True)]
+
+
+# --- QR codes, the map, connector codes ------------------------------------------------------
+
+_SPEC = {
+    "standard": "Type 2",
+    "format": "Socket",
+    "power_type": "AC_3_PHASE",
+    "voltage": 230,
+    "amperage": 16,
+}
+
+
+def _charger_with(service: StationService, station_id: str, count: int, **station: Any) -> str:
+    run(service.create_station({"id": station_id, **station}))
+    _, charger = run(service.create_charger(station_id, {"code": f"{station_id}-C"}))
+    for _ in range(count):
+        run(service.create_connector(charger.id, dict(_SPEC)))
+    return charger.id
+
+
+def test_connector_codes_are_unique_within_their_charger(service: StationService) -> None:
+    charger_id = _charger_with(service, "A", 1)
+    _, first = run(service.get_charger(charger_id))
+    run(service.update_connector(first.connectors[0].id, {"code": "2"}))
+    _, second = run(service.create_connector(charger_id, dict(_SPEC)))  # OCPP id 2, code taken
+    assert (second.ocpp_id, second.code) == (2, "2-2")
+    with pytest.raises(Conflict, match="already has a connector with code '2'"):
+        run(service.create_connector(charger_id, {**_SPEC, "code": "2"}))
+    with pytest.raises(Conflict):
+        run(service.update_connector(second.id, {"code": "2"}))
+    run(service.update_connector(second.id, {"code": "2-2", "name": "same code is fine"}))
+
+
+def test_qr_codes_and_resolution(service: StationService) -> None:
+    single = _charger_with(service, "S", 1)
+    double = _charger_with(service, "D", 2, protocol="ocpp1.6")
+    _, codes = run(service.charger_qr_codes(single))
+    assert [c.payload for c in codes] == ["S-C"]
+    _, codes = run(service.charger_qr_codes(double))
+    assert [c.payload for c in codes] == ["D-C*1", "D-C*2"]
+    station, every = run(service.station_qr_codes("D"))
+    assert (station.id, [c.payload for c in every]) == ("D", ["D-C*1", "D-C*2"])
+
+    second = codes[1].connector
+    assert second is not None
+    assert run(service.charger_qr_code(double, second.id)).payload == "D-C*2"
+    assert run(service.charger_qr_code(single)).payload == "S-C"
+    with pytest.raises(InvalidInput, match="name the connector"):
+        run(service.charger_qr_code(double))
+    with pytest.raises(InvalidInput, match="has no connector"):
+        run(service.charger_qr_code(single, second.id))
+    with pytest.raises(NotFound):
+        run(service.charger_qr_code("nope"))
+
+    target = run(service.resolve_qr(" D-C*2\n"))
+    assert (target.station.id, target.charger.id, target.connector) == ("D", double, second)
+    assert run(service.resolve_qr("S-C")).connector is not None
+    for payload, message in (
+        ("", "empty"),
+        ("NOPE", "no charger with code 'NOPE'"),
+        ("D-C", "must name one"),
+        ("D-C*9", "no connector with code '9'"),
+        ("a b", "not a code"),
+    ):
+        with pytest.raises(InvalidInput, match=message) as info:
+            run(service.resolve_qr(payload))
+        assert info.value.issues[0].field == "payload"
+
+
+def test_map_places_filters_and_hides(service: StationService) -> None:
+    run(service.create_area({"id": "near", "name": "Near", "latitude": 52.52, "longitude": 13.405}))
+    run(service.create_area({"id": "far", "name": "Far", "latitude": 48.137, "longitude": 11.576}))
+    run(
+        service.create_area(
+            {"id": "club", "name": "Club", "latitude": 52.53, "longitude": 13.40,
+             "private_group": ["alice", "fleet"]}
+        )
+    )  # fmt: skip
+    _charger_with(service, "N", 1, area_id="near")
+    _charger_with(service, "F", 1, area_id="far")
+    _charger_with(service, "H", 1, area_id="club", visible=False)
+    _charger_with(service, "X", 1)  # no area: no location
+    run(service.import_csv(CSV))  # inactive stations: no chargers, never on a driver's map
+
+    def ids(**kwargs: Any) -> list[str]:
+        from evcharge_core.domain.charger_map import MapQuery
+
+        result = run(service.map_chargers(MapQuery(**kwargs)))
+        return [e.station.id for e in result.entries]
+
+    berlin = {"latitude": 52.52, "longitude": 13.40}
+    assert ids(**berlin) == ["N", "F"]
+    assert ids(**berlin, driver_id="alice") == ["N", "H", "F"]
+    assert ids(**berlin, driver_id="bob") == ["N", "F"]
+    assert ids(**berlin, operator_view=True) == ["N", "H", "F"]
+    assert ids(**berlin, min_power_w=11_041) == []
+    assert ids(area_id="far") == ["F"]
+
+    from evcharge_core.charging import ChargingService
+    from evcharge_core.domain.charger_map import MapQuery
+    from evcharge_core.domain.transactions import IdToken
+
+    run(ChargingService(service.repository).add_id_token(IdToken("CARD-9", group_id="fleet")))
+    assert ids(**berlin, driver_id="CARD-9") == ["N", "H", "F"]  # via the token's group
+    result = run(service.map_chargers(MapQuery(operator_view=True)))
+    assert result.unlocated == 1

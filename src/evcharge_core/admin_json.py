@@ -187,6 +187,9 @@ def station_to_json(station: Station, *, websocket_base_url: str) -> dict[str, A
 
 def area_to_json(area: Area) -> dict[str, Any]:
     out: dict[str, Any] = _CONVERTER.unstructure(area)
+    # The generic frozenset[str] is not dispatched to the frozenset hook: sort it here, so
+    # that the private group reads the same every time.
+    out["private_group"] = sorted(area.private_group)
     return out
 
 

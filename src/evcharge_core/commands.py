@@ -58,6 +58,8 @@ import attrs
 
 from .domain.events import Event, StationActivated
 from .domain.model import Station
+from .domain.qr import QrTarget
+from .domain.values import Protocol as OcppProtocol
 from .errors import Conflict, EvchargeError, InvalidInput, Issue, StationNotConnected
 from .observability import MessageObserver, NullObserver
 
@@ -72,6 +74,7 @@ __all__ = [
     "StationCommands",
     "StationDirectory",
     "SupportsCommands",
+    "qr_start_number",
     "random_password",
 ]
 
@@ -87,6 +90,15 @@ _PASSWORD_ALPHABET: Final = string.ascii_letters + string.digits
 PASSWORD_LENGTH: Final = 20
 """Generated passwords: 20 letters and digits (about 119 bits), within both OCPP 1.6's
 AuthorizationKey (16 to 20 bytes) and 2.0.1's BasicAuthPassword (16 to 40 characters)."""
+
+
+def qr_start_number(target: QrTarget) -> int | None:
+    """The number :meth:`CommandService.remote_start_at` sends for a QR target: the
+    connector's OCPP id, or for an OCPP 2.0.1 station the EVSE id (``None`` would let the
+    station choose; a target always names a charger)."""
+    if target.station.protocol is OcppProtocol.OCPP201:
+        return target.charger.evse_id
+    return None if target.connector is None else target.connector.ocpp_id
 
 
 def random_password(length: int = PASSWORD_LENGTH) -> str:
@@ -400,6 +412,27 @@ class CommandService:
             return await commands.remote_start(
                 id_tag, connector_id, charging_profile, timeout=self._timeout(timeout)
             )
+
+    async def remote_start_at(
+        self,
+        target: QrTarget,
+        id_tag: str,
+        *,
+        charging_profile: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Start a session where a scanned QR code points (resolve the payload first with
+        :meth:`~evcharge_core.service.StationService.resolve_qr`). The connector sent is
+        the one the code names (OCPP 1.6 connector id); for an OCPP 2.0.1 station the
+        number sent is the charger's EVSE id, as RequestStartTransaction names the EVSE and
+        the station uses the connector the driver plugs in."""
+        return await self.remote_start(
+            target.station.id,
+            id_tag,
+            qr_start_number(target),
+            charging_profile=charging_profile,
+            timeout=timeout,
+        )
 
     async def remote_stop(
         self, station_id: str, transaction_id: str | int, *, timeout: float | None = None

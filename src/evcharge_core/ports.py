@@ -18,10 +18,11 @@ different port; adapters over embedded databases may do their work synchronously
 from __future__ import annotations
 
 import enum
+import string
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -51,7 +52,9 @@ __all__ = [
     "StationStore",
     "Transaction",
     "TransactionQuery",
+    "TransactionSortKey",
     "TransactionStore",
+    "ascii_fold",
 ]
 
 T = TypeVar("T")
@@ -172,14 +175,56 @@ class ActivationAttemptStore(Protocol):
     async def clear(self, station_id: str) -> None: ...
 
 
+class TransactionSortKey(enum.StrEnum):
+    """What a transaction list can be sorted by; prefix ``-`` for descending in text form."""
+
+    STARTED_AT = "started_at"
+    """The start time; an orphan stop (a stop for a session never started here) sorts by its
+    stop time. The default, descending: newest first."""
+    ENERGY = "energy_wh"
+    """Energy delivered so far (:attr:`~evcharge_core.domain.transactions.Transaction.
+    energy_wh`); sessions without a reading come last."""
+    STATION = "station_id"
+    """Station id (code point order)."""
+
+
+def ascii_fold(text: str) -> str:
+    """How transaction search compares text: ``A-Z`` lowered, every other character as it
+    is (as SQLite's ``lower()`` does; id tags are ASCII in OCPP)."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER: Final = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _aware(_inst: object, attr: attrs.Attribute[datetime | None], value: datetime | None) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(f"{attr.name} must be a timezone-aware datetime")
+
+
 @attrs.frozen
 class TransactionQuery:
-    """A page of charging sessions, newest start first (orphan stops by their stop time)."""
+    """A page of charging sessions.
+
+    ``search`` matches, as a substring after :func:`ascii_fold`, the station id, the
+    transaction id or the id tag. ``area_id`` keeps the sessions of the area's stations (as
+    they are now). ``since`` and ``until`` keep the sessions whose list time (the start; an
+    orphan stop's stop) is at or after ``since`` and before ``until``. The order is
+    ``sort`` (default: newest start first, orphan stops by their stop time); sessions
+    without a value for the sort key come last in both directions, and ties are broken by
+    station id then transaction id (code point order), ascending in both directions.
+    """
 
     station_id: str | None = None
     state: TransactionState | None = None
     page: int = attrs.field(default=1)
     page_size: int = attrs.field(default=50)
+    search: str | None = None
+    area_id: str | None = None
+    since: datetime | None = attrs.field(default=None, validator=_aware)
+    until: datetime | None = attrs.field(default=None, validator=_aware)
+    sort: TransactionSortKey = TransactionSortKey.STARTED_AT
+    descending: bool = True
 
     @page.validator
     def _check_page(self, _attr: attrs.Attribute[int], value: int) -> None:

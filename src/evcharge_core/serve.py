@@ -40,7 +40,9 @@ BootNotification is answered with. Stations speaking OCPP 1.6 are served by
 ``/metrics`` also shows the OCPP messages and operator commands (a
 :class:`~evcharge_core.observability.PrometheusObserver` in the app's registry). The other
 flags of
-CONTRACT.md's "Reference server" come with later work: ``--demo``.
+CONTRACT.md's "Reference server" are all here: ``--demo`` seeds demo data (if missing) and
+runs simulated stations in the same process (see :mod:`evcharge_core.demo`), and prints a
+``Demo: ...`` line after the URLs.
 
 With ``--tls-cert PEM --tls-key PEM`` (repeatable, in pairs) the endpoint is ``wss://``,
 TLS 1.2 or newer; ``--tls-client-ca PEM`` makes it ask every station for a client
@@ -65,7 +67,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 import attrs
@@ -89,6 +91,9 @@ from .observability import MessageObserver, PrometheusObserver
 from .ports import Repository
 from .service import StationService
 from .tls import TLSConfigError, server_context
+
+if TYPE_CHECKING:
+    from .demo import Demo
 
 __all__ = ["Core", "build_core", "build_parser", "main", "run"]
 
@@ -193,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls-client-ca",
         metavar="PEM",
         help="CA that station client certificates are verified against (security profile 3)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed demo areas, stations, chargers and id tokens (if missing) and run "
+        "simulated OCPP 1.6 stations against this server, with charging sessions",
     )
     parser.add_argument(
         "--public-url",
@@ -300,6 +311,13 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
     except TLSConfigError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 1
+    if args.demo and tls_context is not None:
+        print(
+            "error: --demo runs its simulated stations over ws://; leave out --tls-cert",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     url = resolve_db_url(args.db, os.environ)
     try:
         repository = await open_repository(url)
@@ -320,12 +338,19 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         except OSError as error:
             print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
             return 1
+        demo = None
         try:
             scheme = "wss" if tls_context is not None else "ws"
+            notes: list[str] = []
+            if args.demo:
+                demo, note = await _start_demo(args, core, gateway)
+                notes.append(note)
             return await _serve_admin(
-                args, repository, gateway, stop, core, scheme=scheme, metrics=metrics
+                args, repository, gateway, stop, core, scheme=scheme, metrics=metrics, notes=notes
             )
         finally:
+            if demo is not None:
+                await demo.stop()
             await gateway.close()
             await core.commands.aclose()
     except StorageError as error:
@@ -333,6 +358,28 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         return 1
     finally:
         await repository.close()
+
+
+async def _start_demo(
+    args: argparse.Namespace, core: Core, gateway: WebsocketGateway
+) -> tuple[Demo, str]:
+    """Seed the demo data and start the simulated stations on the server's own endpoint
+    (plain ``ws://``; on loopback when the server listens on every address); the demo and
+    the line to print about it."""
+    from .demo import Demo, seed_demo
+
+    seeded = await seed_demo(core.stations, core.charging)
+    host = "127.0.0.1" if args.host in _WILDCARD_HOSTS else args.host
+    url = f"ws://{_url_host(host)}:{gateway.port}{gateway.path_prefix}"
+    demo = Demo(url)
+    demo.start()
+    added = len(seeded.stations)
+    note = (
+        f"Demo: {len(demo.stations)} simulated stations ({demo.stations[0].station_id} .. "
+        f"{demo.stations[-1].station_id}) connecting to {url}"
+        + (f"; seeded {added} stations" if added else "")
+    )
+    return demo, note
 
 
 async def _serve_admin(
@@ -344,6 +391,7 @@ async def _serve_admin(
     *,
     scheme: str = "ws",
     metrics: CollectorRegistry | None = None,
+    notes: Sequence[str] = (),
 ) -> int:
     """Run the admin API beside the started gateway (listening for ``scheme``: ``ws`` or
     ``wss``) until ``stop`` is set; its metrics go to ``metrics`` (default: a registry of
@@ -392,6 +440,8 @@ async def _serve_admin(
         print(f"Admin API: http://{_url_host(args.admin_host)}:{admin_port}/api/", flush=True)
         if generated:
             print(f"Admin API token (generated, shown once): {token}", flush=True)
+        for note in notes:
+            print(note, flush=True)
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({stopping, serving}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()

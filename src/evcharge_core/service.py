@@ -9,12 +9,10 @@ validates (shared by the CLI and the admin API).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -25,6 +23,7 @@ from . import admin_json
 from .bus import NullEventSink
 from .clock import utc_now
 from .domain.activation import SecurityCodeHasher, ThrottlePolicy, activate
+from .domain.charger_map import MapQuery, MapResult, map_chargers
 from .domain.credentials import hash_password
 from .domain.events import (
     ActivationFailed,
@@ -37,8 +36,16 @@ from .domain.events import (
 )
 from .domain.mapping import spec_for_connector
 from .domain.model import Area, Charger, Connector, ConnectorSpec, Station
-from .domain.status import station_operational_status, station_status
-from .domain.values import Protocol, code_from
+from .domain.qr import (
+    QrCode,
+    QrPayloadError,
+    QrTarget,
+    charger_qr_codes,
+    parse_payload,
+    qr_code_for,
+)
+from .domain.qr import resolve as resolve_qr
+from .domain.values import ActivationState, Protocol, code_from
 from .errors import (
     ActivationMismatch,
     Conflict,
@@ -56,6 +63,18 @@ from .importing import (
     parse_single,
     parse_single_json,
     to_station,
+)
+from .listing import (
+    STATION_EXPORT_COLUMNS,
+    ChargerQuery,
+    charger_matches,
+    charger_page,
+    chargers_to_csv,
+    iter_pages,
+    neutralize_formula,
+    sort_chargers,
+    station_row,
+    stations_to_csv,
 )
 from .ports import EventSink, Page, Repository, StationQuery
 
@@ -86,34 +105,10 @@ class ImportReport:
     warnings: tuple[Issue, ...]
 
 
-def neutralize_formula(value: str) -> str:
-    """Make a CSV cell safe to open in a spreadsheet: a cell that starts with ``=``, ``+``,
-    ``-``, ``@``, tab or carriage return is prefixed with ``'`` so it is shown as text, not
-    evaluated as a formula (OWASP's CSV injection advice)."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
+EXPORT_COLUMNS: Final = STATION_EXPORT_COLUMNS
+"""The columns of the station CSV export (:data:`evcharge_core.listing.STATION_EXPORT_COLUMNS`)."""
 
-
-EXPORT_COLUMNS: Final = (
-    "id",
-    "name",
-    "code",
-    "status",
-    "operational_status",
-    "activation",
-    "activated_at",
-    "connected",
-    "last_seen",
-    "protocol",
-    "area_id",
-    "manufacturer",
-    "serial_number",
-    "reported_serial_number",
-    "firmware_version",
-    "chargers",
-    "connectors",
-)
+export_row = station_row
 
 
 class StationService:
@@ -409,7 +404,10 @@ class StationService:
             ]
             if missing:
                 raise InvalidInput(missing)
-            values.setdefault("code", str(ocpp_id))
+            if "code" in values:
+                _check_connector_code(charger, values["code"])
+            else:
+                values["code"] = _free_connector_code(charger, str(ocpp_id))
             values.setdefault("name", f"Connector {ocpp_id}")
             connector = _build(Connector, id=self.new_id(), ocpp_id=ocpp_id, **values)
             changed = attrs.evolve(charger, connectors=(*charger.connectors, connector))
@@ -426,6 +424,8 @@ class StationService:
             station, charger, connector = _connector_of(
                 await tx.stations.get_by_connector_id(connector_id), connector_id
             )
+            if "code" in values:
+                _check_connector_code(charger, values["code"], but=connector_id)
             changed = _evolve(connector, **values)
             connectors = tuple(changed if c.id == connector_id else c for c in charger.connectors)
             updated = _build(
@@ -494,6 +494,117 @@ class StationService:
                 raise NotFound("area", area_id)
         self.events.publish([AreaDeleted(area_id)])
 
+    # --- the charger list --------------------------------------------------------------------
+
+    async def list_chargers(self, query: ChargerQuery) -> Page[tuple[Station, Charger]]:
+        """A page of chargers across stations, with their stations (rules:
+        :mod:`evcharge_core.listing`). The station-level filters (station, area, connected,
+        activation) are asked of the repository's station list; the rest is applied to
+        the chargers of the stations it returns."""
+        return charger_page([s async for s in self._stations_for(query)], query)
+
+    async def iter_chargers(self, query: ChargerQuery) -> AsyncIterator[tuple[Station, Charger]]:
+        """Every charger matching ``query``'s filters, in its order (paging ignored)."""
+        stations = [s async for s in self._stations_for(query)]
+        items = [(s, c) for s in stations for c in s.chargers if charger_matches(s, c, query)]
+        for item in sort_chargers(items, query.sort, descending=query.descending):
+            yield item
+
+    async def export_chargers_csv(self, query: ChargerQuery) -> str:
+        """Every charger matching the filters as CSV (formula-safe, see
+        :mod:`evcharge_core.listing`)."""
+        return chargers_to_csv([item async for item in self.iter_chargers(query)])
+
+    async def export_chargers_json(self, query: ChargerQuery) -> str:
+        """Every charger matching the filters as a JSON array of charger objects."""
+        items = [admin_json.charger_to_json(s, c) async for s, c in self.iter_chargers(query)]
+        return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+
+    async def _stations_for(self, query: ChargerQuery) -> AsyncIterator[Station]:
+        if query.station_id is not None:
+            async with self.repository.transaction() as tx:
+                station = await tx.stations.get(query.station_id)
+            if station is not None:
+                yield station
+            return
+        station_query = StationQuery(
+            area_id=query.area_id, connected=query.connected, activation=query.activation
+        )
+        async for station in iter_pages(self.list_stations, station_query):
+            yield station
+
+    # --- QR codes ----------------------------------------------------------------------------
+
+    async def charger_qr_codes(self, charger_id: str) -> tuple[Station, tuple[QrCode, ...]]:
+        """The charger's QR codes (one, or one per connector: :mod:`evcharge_core.domain.qr`)."""
+        station, charger = await self.get_charger(charger_id)
+        return station, charger_qr_codes(station, charger)
+
+    async def charger_qr_code(self, charger_id: str, connector_id: str | None = None) -> QrCode:
+        """The QR code of the charger, or of one of its connectors (required when its
+        connectors each have their own: :class:`~evcharge_core.errors.InvalidInput`
+        otherwise, as for a connector of another charger)."""
+        station, charger = await self.get_charger(charger_id)
+        connector = None
+        if connector_id is not None:
+            connector = next((c for c in charger.connectors if c.id == connector_id), None)
+            if connector is None:
+                problem = f"charger {charger_id} has no connector {connector_id}"
+                raise InvalidInput([Issue(problem, field="connector")])
+        try:
+            return qr_code_for(station, charger, connector)
+        except ValueError as error:
+            raise InvalidInput([Issue(str(error), field="connector")]) from None
+
+    async def station_qr_codes(self, station_id: str) -> tuple[Station, tuple[QrCode, ...]]:
+        """Every QR code of the station's chargers, charger by charger (for a printed sheet)."""
+        station = await self.get_station(station_id)
+        codes = tuple(code for c in station.chargers for code in charger_qr_codes(station, c))
+        return station, codes
+
+    async def resolve_qr(self, payload: str) -> QrTarget:
+        """The station, charger and connector a scanned QR payload names
+        (:func:`evcharge_core.domain.qr.resolve`); :class:`~evcharge_core.errors.InvalidInput`
+        (field ``payload``) saying why if it names none: not a payload, no such charger or
+        connector, or a charger whose connectors each have their own code."""
+        try:
+            parsed = parse_payload(payload)
+        except QrPayloadError as error:
+            raise InvalidInput([Issue(str(error), field="payload")]) from None
+        async with self.repository.transaction() as tx:
+            station = await tx.stations.get_by_charger_code(parsed.charger_code)
+        if station is None:
+            raise InvalidInput(
+                [Issue(f"no charger with code {parsed.charger_code!r}", field="payload")]
+            )
+        try:
+            return resolve_qr(station, parsed)
+        except QrPayloadError as error:
+            raise InvalidInput([Issue(str(error), field="payload")]) from None
+
+    # --- the map -----------------------------------------------------------------------------
+
+    async def map_chargers(self, query: MapQuery) -> MapResult:
+        """The chargers on the map for ``query`` (rules: :mod:`evcharge_core.domain.charger_map`).
+
+        For a driver (``query.driver_id``), the group id of the id token of that id, if one is
+        registered, is added to ``query.driver_groups``: an area's private group may list a
+        driver's id (an id token, or an id of your own) or an id token group.
+        """
+        async with self.repository.transaction() as tx:
+            areas = {a.id: a for a in await tx.areas.list()}
+            if query.driver_id is not None and not query.operator_view:
+                token = await tx.id_tokens.get(query.driver_id)
+                if token is not None and token.group_id is not None:
+                    groups = {*query.driver_groups, token.group_id}
+                    query = attrs.evolve(query, driver_groups=groups)
+        station_query = StationQuery(
+            area_id=query.area_id,
+            activation=None if query.operator_view else ActivationState.ACTIVE,
+        )
+        stations = [s async for s in iter_pages(self.list_stations, station_query)]
+        return map_chargers(stations, areas, query)
+
     # --- export ------------------------------------------------------------------------------
 
     def station_json(self, station: Station) -> dict[str, Any]:
@@ -530,53 +641,6 @@ class StationService:
         return candidate
 
 
-def stations_to_csv(stations: Iterable[Station]) -> str:
-    """Stations as CSV: a header of :data:`EXPORT_COLUMNS`, then one row each, every text
-    cell passed through :func:`neutralize_formula`."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for station in stations:
-        writer.writerow([_cell(v) for v in export_row(station)])
-    return out.getvalue()
-
-
-def export_row(station: Station) -> list[object]:
-    """One station as the values of :data:`EXPORT_COLUMNS`."""
-    status = station_status(station)
-    return [
-        station.id,
-        station.name,
-        station.code,
-        status.value if status is not None else "",
-        station_operational_status(station).value,
-        station.activation.state.value,
-        station.activation.activated_at,
-        station.connection.connected,
-        station.connection.last_seen,
-        station.protocol.value if station.protocol is not None else "",
-        station.area_id,
-        station.manufacturer,
-        station.serial_number,
-        station.reported.serial_number,
-        station.reported.firmware_version,
-        len(station.chargers),
-        sum(len(c.connectors) for c in station.chargers),
-    ]
-
-
-def _cell(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str):
-        return neutralize_formula(value)
-    return value
-
-
 def _build(factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a model constructor, turning its validation errors into InvalidInput."""
     try:
@@ -611,6 +675,22 @@ def _connector_of(station: Station | None, connector_id: str) -> tuple[Station, 
             if connector.id == connector_id:
                 return station, charger, connector
     raise NotFound("connector", connector_id)
+
+
+def _check_connector_code(charger: Charger, code: str, *, but: str | None = None) -> None:
+    """Connector codes are unique within their charger: a QR payload names the connector by
+    its code (:mod:`evcharge_core.domain.qr`)."""
+    if any(c.code == code and c.id != but for c in charger.connectors):
+        raise Conflict(f"charger {charger.code} already has a connector with code {code!r}")
+
+
+def _free_connector_code(charger: Charger, wanted: str) -> str:
+    taken = {c.code for c in charger.connectors}
+    candidate, n = wanted, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{wanted}-{n}"
+    return candidate
 
 
 def _next_ocpp_id(station: Station, charger: Charger) -> int:

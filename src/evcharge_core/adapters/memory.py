@@ -48,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence, Set
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -66,6 +66,8 @@ from ..ports import (
     StationNotification,
     StationQuery,
     TransactionQuery,
+    TransactionSortKey,
+    ascii_fold,
 )
 
 __all__ = [
@@ -81,6 +83,10 @@ __all__ = [
     "search_fold",
     "sort_stations",
     "station_keys",
+    "transaction_list_time",
+    "transaction_matches",
+    "transaction_page",
+    "transaction_sort_key",
 ]
 
 STATION_CODE: Final = "station code"
@@ -459,17 +465,18 @@ class _MemoryTransactionStore:
         self._tx.write_ledger("transactions")[key] = transaction
 
     async def list(self, query: TransactionQuery) -> Page[Transaction]:
+        stations = self._tx.read().stations
+        area_stations = (
+            None
+            if query.area_id is None
+            else {i for i, s in stations.items() if s.area_id == query.area_id}
+        )
         selected = [
             t
             for t in self._tx.ledger("transactions").values()
-            if (query.station_id is None or t.station_id == query.station_id)
-            and (query.state is None or t.state is query.state)
+            if transaction_matches(t, query, area_stations)
         ]
-        selected.sort(key=transaction_sort_key)
-        start = (query.page - 1) * query.page_size
-        return Page(
-            selected[start : start + query.page_size], query.page, query.page_size, len(selected)
-        )
+        return transaction_page(selected, query)
 
 
 def transaction_sort_key(transaction: Transaction) -> tuple[float, str, str]:
@@ -477,6 +484,60 @@ def transaction_sort_key(transaction: Transaction) -> tuple[float, str, str]:
     moment = transaction.started_at or transaction.stopped_at
     stamp = moment.timestamp() if moment is not None else float("-inf")
     return (-stamp, transaction.station_id, transaction.transaction_id)
+
+
+def transaction_list_time(transaction: Transaction) -> float | None:
+    """What ``since`` and ``until`` compare and the ``started_at`` sort orders by: POSIX
+    seconds of the start, else of the stop (an orphan), else ``None``."""
+    negated = transaction_sort_key(transaction)[0]
+    return None if negated == float("inf") else -negated
+
+
+def transaction_matches(  # noqa: PLR0911 - one early answer per filter reads best
+    transaction: Transaction, query: TransactionQuery, area_stations: Set[str] | None
+) -> bool:
+    """Whether ``transaction`` passes the filters of ``query`` (``area_stations``: the ids of
+    the stations of ``query.area_id``, ``None`` without an area filter)."""
+    t = transaction
+    if query.station_id is not None and t.station_id != query.station_id:
+        return False
+    if query.state is not None and t.state is not query.state:
+        return False
+    if area_stations is not None and t.station_id not in area_stations:
+        return False
+    if query.since is not None or query.until is not None:
+        moment = transaction_list_time(t)
+        if moment is None:
+            return False
+        if query.since is not None and moment < query.since.timestamp():
+            return False
+        if query.until is not None and moment >= query.until.timestamp():
+            return False
+    if query.search is not None:
+        needle = ascii_fold(query.search)
+        fields = (t.station_id, t.transaction_id, t.id_tag)
+        return any(f is not None and needle in ascii_fold(f) for f in fields)
+    return True
+
+
+def _transaction_value(t: Transaction, key: TransactionSortKey) -> float | int | str | None:
+    if key is TransactionSortKey.STARTED_AT:
+        return transaction_list_time(t)
+    if key is TransactionSortKey.ENERGY:
+        return t.energy_wh
+    return t.station_id
+
+
+def transaction_page(selected: Iterable[Transaction], query: TransactionQuery) -> Page[Transaction]:
+    """The page ``query`` asks for out of the ``selected`` transactions (already filtered):
+    sorted by ``query.sort`` (missing values last), ties by station id then transaction id."""
+    by_key = sorted(selected, key=lambda t: (t.station_id, t.transaction_id))
+    valued = [(v, t) for t in by_key if (v := _transaction_value(t, query.sort)) is not None]
+    missing = [t for t in by_key if _transaction_value(t, query.sort) is None]
+    valued.sort(key=lambda pair: pair[0], reverse=query.descending)  # stable: ties keep order
+    ordered = [t for _, t in valued] + missing
+    start = (query.page - 1) * query.page_size
+    return Page(ordered[start : start + query.page_size], query.page, query.page_size, len(ordered))
 
 
 class _MemoryIdTokenStore:

@@ -110,7 +110,15 @@ from ..domain.values import (
     RegistrationStatus,
 )
 from ..errors import Conflict, StorageError
-from ..ports import Page, SortKey, StationNotification, StationQuery, TransactionQuery
+from ..ports import (
+    Page,
+    SortKey,
+    StationNotification,
+    StationQuery,
+    TransactionQuery,
+    TransactionSortKey,
+    ascii_fold,
+)
 from .memory import (
     CHARGER_CODE,
     CHARGER_ID,
@@ -1201,6 +1209,35 @@ def _where(query: StationQuery) -> tuple[str, builtins.list[object]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+_TRANSACTION_SEARCH: Final = (
+    "(instr(lower(station_id), ?) > 0 OR instr(lower(transaction_id), ?) > 0"
+    " OR instr(lower(id_tag), ?) > 0)"
+)
+"""SQLite's ``lower()`` folds ``A-Z`` only, as :func:`~evcharge_core.ports.ascii_fold`
+does; ``instr`` of a NULL id tag is NULL, which is not a match."""
+
+_ENERGY: Final = "(coalesce(meter_stop, last_meter_wh) - meter_start)"
+""":attr:`~evcharge_core.domain.transactions.Transaction.energy_wh` (NULL without a start
+reading or any later one)."""
+
+_TRANSACTION_ORDER_BY: Final[dict[tuple[TransactionSortKey, bool], str]] = {
+    (TransactionSortKey.STARTED_AT, True): _TRANSACTION_ORDER,
+    (TransactionSortKey.STARTED_AT, False): (
+        "list_time IS NULL, list_time ASC, station_id, transaction_id"
+    ),
+    (TransactionSortKey.ENERGY, True): (
+        f"{_ENERGY} IS NULL, {_ENERGY} DESC, station_id, transaction_id"
+    ),
+    (TransactionSortKey.ENERGY, False): (
+        f"{_ENERGY} IS NULL, {_ENERGY} ASC, station_id, transaction_id"
+    ),
+    (TransactionSortKey.STATION, True): "station_id DESC, transaction_id",
+    (TransactionSortKey.STATION, False): "station_id, transaction_id",
+}
+"""The ``ORDER BY`` clause of the transaction list for each sort key and direction (see
+:class:`~evcharge_core.ports.TransactionQuery`: missing values last, ties ascending)."""
+
+
 def _transaction_where(query: TransactionQuery) -> tuple[str, builtins.list[object]]:
     clauses: builtins.list[str] = []
     params: builtins.list[object] = []
@@ -1210,6 +1247,18 @@ def _transaction_where(query: TransactionQuery) -> tuple[str, builtins.list[obje
     if query.state is not None:
         clauses.append("state = ?")
         params.append(str(query.state))
+    if query.area_id is not None:
+        clauses.append("station_id IN (SELECT id FROM stations WHERE area_id = ?)")
+        params.append(query.area_id)
+    if query.since is not None:
+        clauses.append("list_time >= ?")
+        params.append(query.since.timestamp())
+    if query.until is not None:
+        clauses.append("list_time < ?")
+        params.append(query.until.timestamp())
+    if query.search is not None:
+        clauses.append(_TRANSACTION_SEARCH)
+        params.extend([ascii_fold(query.search)] * 3)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -1739,9 +1788,8 @@ class _SQLiteTransactionStore:
         with conn.errors("list transactions"):
             # Only constant fragments: the clauses of _transaction_where().
             count_sql = f"SELECT count(*) FROM transactions{where}"  # noqa: S608
-            page_sql = (
-                f"{_SELECT_TRANSACTIONS}{where} ORDER BY {_TRANSACTION_ORDER} LIMIT ? OFFSET ?"
-            )
+            order = _TRANSACTION_ORDER_BY[query.sort, query.descending]
+            page_sql = f"{_SELECT_TRANSACTIONS}{where} ORDER BY {order} LIMIT ? OFFSET ?"
             total: int = conn.db.execute(count_sql, params).fetchone()[0]
             offset, limit = _slice(total, start, start + query.page_size)
             rows = conn.db.execute(page_sql, [*params, limit, offset]).fetchall() if limit else []

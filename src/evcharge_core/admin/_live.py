@@ -1,5 +1,5 @@
-"""The admin API's live routes (operator commands to connected stations) and the charging
-records operators manage (id tokens) or read (transactions).
+"""The admin API's live routes (operator commands to connected stations) and the id tokens
+operators manage (transactions are listed by :mod:`._lists`).
 
 Commands go through :class:`~evcharge_core.commands.CommandService`; its errors are
 answered by the dispatcher: 409 ``not-connected``, 504 ``station-timeout``, 502
@@ -14,20 +14,21 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
 
+import attrs
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import admin_json
 from ..charging import ChargingService
 from ..commands import CommandService
-from ..domain.transactions import AuthorizationStatus, IdToken, Transaction, TransactionState
+from ..domain.qr import QrTarget
+from ..domain.transactions import AuthorizationStatus, IdToken
 from ..errors import InvalidInput, Issue, StationNotConnected
-from ..ports import TransactionQuery
 from ._http import json_response, read_json_object, split_query
 from ._schemas import ref
 from ._table import AdminContext, ApiRoute, Body, Param, Reply
 
-__all__ = ["COMMAND_ROUTES", "ID_TOKEN_ROUTES", "TRANSACTION_ROUTES"]
+__all__ = ["COMMAND_ROUTES", "ID_TOKEN_ROUTES", "resolve_payload"]
 
 Parser = Callable[[object], object]
 
@@ -188,20 +189,50 @@ async def reset(request: Request, ctx: AdminContext) -> Response:
 _REMOTE_START: Final = {
     "id_tag": _string(1, 20),
     "connector_id": _optional(_integer(1)),
+    "qr_payload": _optional(_string(1, 200)),
     "charging_profile": _optional(_json_object),
 }
 
 
 async def remote_start(request: Request, ctx: AdminContext) -> Response:
     values = await _body(request, ctx, _REMOTE_START, "id_tag")
-    commands, station_id = await _commands(request, ctx)
-    status = await commands.remote_start(
-        station_id,
-        values["id_tag"],
-        values.get("connector_id"),
-        charging_profile=values.get("charging_profile"),
+    payload = values.get("qr_payload")
+    if payload is None:
+        commands, station_id = await _commands(request, ctx)
+        status = await commands.remote_start(
+            station_id,
+            values["id_tag"],
+            values.get("connector_id"),
+            charging_profile=values.get("charging_profile"),
+        )
+        return _status(status)
+    station_id = request.path_params["station_id"]
+    if values.get("connector_id") is not None:
+        raise InvalidInput([Issue("give connector_id or qr_payload, not both", field="qr_payload")])
+    target = await resolve_payload(ctx, payload, field="qr_payload")
+    if target.station.id != station_id:
+        raise InvalidInput(
+            [
+                Issue(
+                    f"names a charger of station {target.station.id}, not of {station_id}",
+                    field="qr_payload",
+                )
+            ]
+        )
+    commands, _ = await _commands(request, ctx)
+    status = await commands.remote_start_at(
+        target, values["id_tag"], charging_profile=values.get("charging_profile")
     )
     return _status(status)
+
+
+async def resolve_payload(ctx: AdminContext, payload: str, *, field: str) -> QrTarget:
+    """:meth:`~evcharge_core.service.StationService.resolve_qr`, its problems located at
+    ``field`` of the request body."""
+    try:
+        return await ctx.service.resolve_qr(payload)
+    except InvalidInput as error:
+        raise InvalidInput([attrs.evolve(i, field=field) for i in error.issues]) from None
 
 
 async def remote_stop(request: Request, ctx: AdminContext) -> Response:
@@ -375,72 +406,6 @@ async def delete_id_token(request: Request, ctx: AdminContext) -> Response:
     return Response(status_code=204)
 
 
-# --- transactions ----------------------------------------------------------------------------
-
-
-def transaction_to_json(transaction: Transaction) -> dict[str, Any]:
-    """A transaction as the API shows it."""
-    return {
-        "station_id": transaction.station_id,
-        "transaction_id": transaction.transaction_id,
-        "connector_id": transaction.connector_id,
-        "id_tag": transaction.id_tag,
-        "started_at": _iso(transaction.started_at),
-        "meter_start": transaction.meter_start,
-        "state": transaction.state.value,
-        "stopped_at": _iso(transaction.stopped_at),
-        "meter_stop": transaction.meter_stop,
-        "stop_reason": transaction.stop_reason,
-        "energy_wh": transaction.energy_wh,
-        "orphan": transaction.orphan,
-    }
-
-
-_TRANSACTION_PARAMS: Final = (
-    Param("station_id", "Only this station's transactions."),
-    Param("state", "active or ended.", {"type": "string", "enum": ["active", "ended"]}),
-    Param("page", "Page number, from 1 (default 1).", {"type": "integer", "minimum": 1}),
-    Param(
-        "page_size",
-        "Transactions per page, 1 to 1000 (default 50).",
-        {"type": "integer", "minimum": 1, "maximum": 1000},
-    ),
-)
-
-
-async def list_transactions(request: Request, ctx: AdminContext) -> Response:
-    values, issues = split_query(request, {p.name for p in _TRANSACTION_PARAMS})
-    kwargs: dict[str, Any] = {"station_id": values.get("station_id") or None}
-    if "state" in values:
-        try:
-            kwargs["state"] = TransactionState(values["state"].lower())
-        except ValueError:
-            issues.append(Issue("expected active or ended", field="state"))
-    for name in ("page", "page_size"):
-        if name in values:
-            text = values[name]
-            if not (text.isascii() and text.isdigit()):
-                issues.append(Issue(f"expected a whole number, got {text!r}", field=name))
-            else:
-                kwargs[name] = int(text)
-    if issues:
-        raise InvalidInput(issues)
-    try:
-        query = TransactionQuery(**kwargs)
-    except ValueError as error:
-        field = "page_size" if "page size" in str(error) else "page"
-        raise InvalidInput([Issue(str(error), field=field)]) from None
-    page = await _charging(ctx).list_transactions(query)
-    return json_response(
-        {
-            "items": [transaction_to_json(t) for t in page.items],
-            "page": page.page,
-            "page_size": page.page_size,
-            "total": page.total,
-        }
-    )
-
-
 # --- the tables ------------------------------------------------------------------------------
 
 _LIVE: Final = (409, 502, 504)
@@ -512,6 +477,9 @@ COMMAND_ROUTES: Final[tuple[ApiRoute, ...]] = (
         "remoteStart",
         "Start a transaction remotely",
         "RemoteStartRequest",
+        description="Give the connector by connector_id (its OCPP id), or by qr_payload: the "
+        "text of a QR code of one of the station's chargers, which must resolve to this "
+        "station (422 otherwise).",
     ),
     _command("/remote-stop", remote_stop, "remoteStop", "Stop a transaction", "RemoteStopRequest"),
     _command("/unlock", unlock, "unlockConnector", "Unlock a connector", "UnlockRequest"),
@@ -620,18 +588,5 @@ ID_TOKEN_ROUTES: Final[tuple[ApiRoute, ...]] = (
         "Delete an id token",
         "id-tokens",
         replies=(Reply(204, "Deleted."),),
-    ),
-)
-
-TRANSACTION_ROUTES: Final[tuple[ApiRoute, ...]] = (
-    ApiRoute(
-        "GET",
-        "/api/transactions",
-        list_transactions,
-        "listTransactions",
-        "List transactions (paginated, newest first)",
-        "transactions",
-        query=_TRANSACTION_PARAMS,
-        replies=(Reply(200, "One page of transactions.", ref("TransactionPage")),),
     ),
 )

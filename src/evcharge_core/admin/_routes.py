@@ -10,7 +10,6 @@ answers them as problems (see :data:`~evcharge_core.admin._http.ERROR_PROBLEMS`)
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
@@ -19,9 +18,6 @@ from starlette.responses import Response
 
 from .. import admin_json
 from ..domain.model import Charger, Station
-from ..domain.values import ActivationState, ConnectorStatus, OperationalStatus
-from ..errors import InvalidInput, Issue
-from ..ports import SortKey, StationQuery
 from ..service import ImportReport
 from ._http import (
     ProblemError,
@@ -32,10 +28,22 @@ from ._http import (
     read_json_object,
     split_query,
 )
-from ._live import COMMAND_ROUTES, ID_TOKEN_ROUTES, TRANSACTION_ROUTES
+from ._lists import (
+    CHARGER_LIST_ROUTES,
+    EXPORT_ROUTES,
+    FILTER_PARAMS,
+    IGNORED_PAGE_PARAMS,
+    PAGE_PARAMS,
+    STATION_QUERY_NAMES,
+    TRANSACTION_ROUTES,
+    station_query,
+)
+from ._live import COMMAND_ROUTES, ID_TOKEN_ROUTES
+from ._map import MAP_ROUTES
 from ._metrics import METRICS_CONTENT_TYPE
+from ._qr import QR_ROUTES
 from ._schemas import STRING, ref
-from ._table import AdminContext, ApiRoute, Body, Param, Reply
+from ._table import AdminContext, ApiRoute, Body, Reply
 
 __all__ = [
     "AREA_ROUTES",
@@ -84,105 +92,8 @@ def _import_result(report: ImportReport) -> dict[str, Any]:
 # --- the station list ------------------------------------------------------------------------
 
 
-def _enum_values(enum_cls: type[enum.Enum]) -> str:
-    return ", ".join(str(m.value) for m in enum_cls)
-
-
-_FILTER_PARAMS: Final = (
-    Param(
-        "search",
-        "Case-insensitive substring of the station's id, name, code, manufacturer or "
-        "serial numbers.",
-    ),
-    Param(
-        "status",
-        f"Derived station status ({_enum_values(ConnectorStatus)}; any case).",
-    ),
-    Param(
-        "operational_status",
-        f"Derived operational status ({_enum_values(OperationalStatus)}; any case).",
-    ),
-    Param("area_id", "Only stations of this area."),
-    Param("connected", "true or false.", {"type": "string", "enum": ["true", "false"]}),
-    Param("activation", f"Activation state ({_enum_values(ActivationState)})."),
-    Param(
-        "sort",
-        f"Sort key ({_enum_values(SortKey)}); a leading '-' sorts descending. Default: id.",
-    ),
-)
-_PAGE_PARAMS: Final = (
-    Param("page", "Page number, from 1 (default 1).", {"type": "integer", "minimum": 1}),
-    Param(
-        "page_size",
-        "Stations per page, 1 to 1000 (default 50).",
-        {"type": "integer", "minimum": 1, "maximum": 1000},
-    ),
-)
-_IGNORED_PAGE_PARAMS: Final = tuple(
-    Param(p.name, "Accepted and ignored: the export has every matching station.", p.schema)
-    for p in _PAGE_PARAMS
-)
-_QUERY_NAMES: Final = frozenset(p.name for p in (*_FILTER_PARAMS, *_PAGE_PARAMS))
-
-
-def station_query(values: Mapping[str, str], issues: Iterable[Issue] = ()) -> StationQuery:
-    """A :class:`~evcharge_core.ports.StationQuery` from query parameters; an
-    :class:`~evcharge_core.errors.InvalidInput` naming every bad parameter otherwise
-    (``issues``, those found before, included)."""
-    issues = list(issues)
-
-    def member(name: str, enum_cls: type[E], text: str | None = None) -> E | None:
-        text = values.get(name) if text is None else text
-        if text is None:
-            return None
-        for candidate in enum_cls:
-            if str(candidate.value).lower() == text.lower():
-                return candidate
-        issues.append(
-            Issue(f"unknown value {text!r} (use one of {_enum_values(enum_cls)})", field=name)
-        )
-        return None
-
-    def integer(name: str) -> int | None:
-        text = values.get(name)
-        if text is None:
-            return None
-        if not (text.isascii() and text.isdigit()):
-            issues.append(Issue(f"expected a whole number, got {text!r}", field=name))
-            return None
-        return int(text)
-
-    connected: bool | None = None
-    if "connected" in values:
-        connected = {"true": True, "false": False}.get(values["connected"].lower())
-        if connected is None:
-            issues.append(Issue("expected true or false", field="connected"))
-    sort_text = values.get("sort", "id")
-    kwargs: dict[str, Any] = {
-        "search": values.get("search", "").strip() or None,
-        "status": member("status", ConnectorStatus),
-        "operational_status": member("operational_status", OperationalStatus),
-        "area_id": values.get("area_id") or None,
-        "connected": connected,
-        "activation": member("activation", ActivationState),
-        "sort": member("sort", SortKey, sort_text.removeprefix("-")) or SortKey.ID,
-        "descending": sort_text.startswith("-"),
-    }
-    for name in ("page", "page_size"):
-        number = integer(name)
-        if number is not None:
-            kwargs[name] = number
-    if not issues:
-        try:
-            return StationQuery(**kwargs)
-        except ValueError as error:
-            field = "page_size" if "page size" in str(error) else "page"
-            issues.append(Issue(str(error), field=field))
-    raise InvalidInput(issues)
-
-
 async def list_stations(request: Request, ctx: AdminContext) -> Response:
-    query = station_query(*split_query(request, _QUERY_NAMES))
+    query = station_query(*split_query(request, STATION_QUERY_NAMES))
     page = await ctx.service.list_stations(query)
     return json_response(
         {
@@ -195,7 +106,7 @@ async def list_stations(request: Request, ctx: AdminContext) -> Response:
 
 
 async def export_stations_csv(request: Request, ctx: AdminContext) -> Response:
-    values, issues = split_query(request, _QUERY_NAMES)
+    values, issues = split_query(request, STATION_QUERY_NAMES)
     values.pop("page", None)
     values.pop("page_size", None)
     text = await ctx.service.export_csv(station_query(values, issues))
@@ -394,7 +305,7 @@ STATION_ROUTES: Final = (
         "listStations",
         "List stations (paginated, filtered, sorted)",
         "stations",
-        query=(*_PAGE_PARAMS, *_FILTER_PARAMS),
+        query=(*PAGE_PARAMS, *FILTER_PARAMS),
         replies=(Reply(200, "One page of stations.", ref("StationPage")),),
     ),
     ApiRoute(
@@ -406,7 +317,7 @@ STATION_ROUTES: Final = (
         "stations",
         description="Cells that a spreadsheet would evaluate as a formula are prefixed "
         "with ' (CSV injection).",
-        query=(*_FILTER_PARAMS, *_IGNORED_PAGE_PARAMS),
+        query=(*FILTER_PARAMS, *IGNORED_PAGE_PARAMS),
         replies=(Reply(200, "The stations as CSV, header first.", STRING, "text/csv"),),
     ),
     ApiRoute(
@@ -676,9 +587,13 @@ DEFAULT_ROUTES: Final[tuple[ApiRoute, ...]] = (
     *OPERATION_ROUTES,
     *IMPORT_ROUTES,
     *STATION_ROUTES,
+    *EXPORT_ROUTES,
+    *CHARGER_LIST_ROUTES,
     *CHARGER_ROUTES,
     *CONNECTOR_ROUTES,
+    *QR_ROUTES,
     *AREA_ROUTES,
+    *MAP_ROUTES,
     *COMMAND_ROUTES,
     *ID_TOKEN_ROUTES,
     *TRANSACTION_ROUTES,

@@ -380,6 +380,13 @@ COMMAND_SCHEMAS: Final[dict[str, Schema]] = {
         {
             "id_tag": {"type": "string", "minLength": 1, "maxLength": 20},
             "connector_id": {"type": "integer", "minimum": 1},
+            "qr_payload": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Instead of connector_id: a scanned QR payload naming a "
+                "charger (and connector) of this station.",
+            },
             "charging_profile": {
                 "type": "object",
                 "description": "An OCPP 1.6 chargingProfile (camelCase), TxProfile.",
@@ -446,6 +453,7 @@ COMMAND_SCHEMAS: Final[dict[str, Schema]] = {
             "station_id": STRING,
             "transaction_id": STRING,
             "connector_id": INTEGER,
+            "evse_id": nullable(INTEGER),
             "id_tag": nullable(STRING),
             "started_at": nullable(TIMESTAMP),
             "meter_start": nullable(INTEGER),
@@ -489,6 +497,142 @@ SCHEMAS: Final[dict[str, Schema]] = {
         description="One page of the station list; ``total`` counts every match.",
     ),
     "AreaList": _object({"items": {"type": "array", "items": ref("Area")}}),
+    "ChargerListItem": {
+        "allOf": [
+            ref("Charger"),
+            _object(
+                {
+                    "station_name": STRING,
+                    "area_id": nullable(STRING),
+                    "connected": BOOLEAN,
+                    "activation": _enum(ActivationState),
+                    "max_power_w": nullable(
+                        {**INTEGER, "description": "Its most powerful connector's, W."}
+                    ),
+                }
+            ),
+        ],
+        "description": "A charger of the charger list: the charger, and what the list shows "
+        "of its station.",
+    },
+    "ChargerPage": _object(
+        {
+            "items": {"type": "array", "items": ref("ChargerListItem")},
+            "page": {"type": "integer", "minimum": 1},
+            "page_size": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "total": {"type": "integer", "minimum": 0},
+        },
+        description="One page of the charger list; ``total`` counts every match.",
+    ),
+    "QrCode": _object(
+        {
+            "payload": {**STRING, "description": "The text the QR code holds."},
+            "label": {**STRING, "description": "The charger's (and connector's) name."},
+            "charger_id": STRING,
+            "connector_id": nullable(
+                {**STRING, "description": "The connector the code names; null: the charger."}
+            ),
+            "svg_url": STRING,
+            "png_url": STRING,
+        }
+    ),
+    "QrCodeList": _object(
+        {"station_id": STATION_ID, "codes": {"type": "array", "items": ref("QrCode")}}
+    ),
+    "QrTarget": _object(
+        {
+            "payload": STRING,
+            "station_id": STATION_ID,
+            "charger": ref("Charger"),
+            "connector": nullable(ref("Connector")),
+        },
+        description="What a QR payload names; connector is null only for an OCPP 2.0.1 EVSE "
+        "with several connectors named by its charger code.",
+    ),
+    "QrRemoteStartRequest": _object(
+        {
+            "payload": {"type": "string", "minLength": 1, "maxLength": 200},
+            "id_tag": {"type": "string", "minLength": 1, "maxLength": 20},
+        },
+        closed=True,
+    ),
+    "QrRemoteStartResult": {
+        "allOf": [
+            ref("QrTarget"),
+            _object({"status": {**STRING, "description": "The station's answer."}}),
+        ]
+    },
+    "ChargerMap": _object(
+        {
+            "type": {"const": "FeatureCollection"},
+            "features": {"type": "array", "items": ref("ChargerFeature")},
+            "unlocated": {
+                **INTEGER,
+                "minimum": 0,
+                "description": "Chargers the viewer would see but that have no location "
+                "(their station has no area).",
+            },
+        },
+        description="GeoJSON (RFC 7946) FeatureCollection of chargers.",
+    ),
+    "ChargerFeature": _object(
+        {
+            "type": {"const": "Feature"},
+            "id": STRING,
+            "geometry": _object(
+                {
+                    "type": {"const": "Point"},
+                    "coordinates": {
+                        "type": "array",
+                        "items": NUMBER,
+                        "minItems": 2,
+                        "maxItems": 2,
+                        "description": "[longitude, latitude] of the charger's area.",
+                    },
+                }
+            ),
+            "properties": _object(
+                {
+                    "charger_id": STRING,
+                    "charger_code": CODE,
+                    "name": STRING,
+                    "evse_id": INTEGER,
+                    "station_id": STATION_ID,
+                    "station_name": STRING,
+                    "area_id": STRING,
+                    "area_name": STRING,
+                    "address": nullable(STRING),
+                    "status": _STATUS,
+                    "operational_status": _OPERATIONAL,
+                    "online": {**BOOLEAN, "description": "Whether the station is connected."},
+                    "visible": BOOLEAN,
+                    "current_type": _enum(CurrentType),
+                    "max_power_w": {**INTEGER, "description": "Of the listed connectors, W."},
+                    "distance_m": nullable({**NUMBER, "minimum": 0}),
+                    "qr_payloads": {"type": "array", "items": STRING},
+                    "connectors": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "id": STRING,
+                                "ocpp_id": INTEGER,
+                                "code": CODE,
+                                "name": STRING,
+                                "standard": _enum(ConnectorStandard),
+                                "format": _enum(ConnectorFormat),
+                                "power_type": _enum(PowerType),
+                                "max_power_w": INTEGER,
+                                "status": _STATUS,
+                                "operational_status": _OPERATIONAL,
+                            }
+                        ),
+                        "description": "The connectors that passed min_power_w (all without).",
+                    },
+                }
+            ),
+        },
+        description="One charger on the map.",
+    ),
     "ImportResult": _object(
         {
             "imported": {"type": "integer", "minimum": 0},

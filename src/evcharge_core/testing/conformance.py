@@ -68,7 +68,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from ..adapters.memory import InMemoryRepository, page_of, transaction_sort_key
+from ..adapters.memory import (
+    InMemoryRepository,
+    page_of,
+    transaction_matches,
+    transaction_page,
+    transaction_sort_key,
+)
 from ..domain.activation import ThrottleState
 from ..domain.model import (
     Area,
@@ -105,6 +111,7 @@ from ..ports import (
     StationNotification,
     StationQuery,
     TransactionQuery,
+    TransactionSortKey,
 )
 from . import strategies as gen
 
@@ -294,6 +301,12 @@ def _transaction_queries() -> st.SearchStrategy[TransactionQuery]:
         state=st.none() | st.sampled_from(TransactionState),
         page=st.integers(1, 3),
         page_size=st.integers(1, 4),
+        search=st.none() | st.sampled_from(["", "st1", "T", "tag", "X-A", "1", "ä"]),
+        area_id=st.none() | st.sampled_from(["area-1", "area-2"]),
+        since=st.none() | _SESSION_TIMES,
+        until=st.none() | _SESSION_TIMES,
+        sort=st.sampled_from(TransactionSortKey),
+        descending=st.booleans(),
     )
 
 
@@ -307,22 +320,18 @@ def _saved(transactions: Iterable[ChargingTransaction]) -> list[ChargingTransact
 
 
 def _expected_transactions(
-    saved: Iterable[ChargingTransaction], query: TransactionQuery
+    saved: Iterable[ChargingTransaction],
+    query: TransactionQuery,
+    area_stations: Iterable[str] = (),
 ) -> tuple[list[ChargingTransaction], int]:
-    """The rule of the list: filter, order by
-    :func:`~evcharge_core.adapters.memory.transaction_sort_key` (newest start first, orphans
-    by their stop, then station and id by code point), then cut the page."""
-    selected = sorted(
-        (
-            t
-            for t in saved
-            if (query.station_id is None or t.station_id == query.station_id)
-            and (query.state is None or t.state is query.state)
-        ),
-        key=transaction_sort_key,
-    )
-    start = (query.page - 1) * query.page_size
-    return selected[start : start + query.page_size], len(selected)
+    """The rule of the list (:class:`~evcharge_core.ports.TransactionQuery`), as the
+    reference model writes it: filter (``area_stations``: the ids of the stations stored in
+    ``query.area_id``), order, then cut the page. The default order is that of
+    :func:`~evcharge_core.adapters.memory.transaction_sort_key` (newest start first,
+    orphans by their stop, then station and id by code point)."""
+    in_area = None if query.area_id is None else set(area_stations)
+    page = transaction_page([t for t in saved if transaction_matches(t, query, in_area)], query)
+    return list(page.items), page.total
 
 
 def _expected_find(
@@ -1142,6 +1151,93 @@ class RepositoryConformance(abc.ABC):
                 got = "".join(names[t.station_id, t.transaction_id] for t in page.items)
                 assert got == order, query
                 assert page.total == _expected_transactions(sessions.values(), query)[1]
+
+        self.run(scenario)
+
+    def test_transaction_list_filters_and_sort_rules(self) -> None:
+        """Search (ASCII case folded, substring of station id, transaction id or id tag),
+        area (the stations stored in it), since/until on the list time, and every sort key
+        in both directions (missing values last, ties by station then id)."""
+        hour = timedelta(hours=1)
+        ended = TransactionState.ENDED
+        sessions = {
+            "a": _session("ST1", "9", _T0 + hour, id_tag="Card-ÄB", meter_start=0,
+                          last_meter_wh=500),
+            "b": _session("ST2", "10", _T0 + 2 * hour, id_tag=None, meter_start=100,
+                          state=ended, stopped_at=_T0 + 3 * hour, meter_stop=1100),
+            "c": _session("ST3", "tx-C", _T0, id_tag="fleet", meter_start=None),
+            "d": orphan_stop("ST1", "77", meter_stop=5, timestamp=_T0 + 4 * hour,
+                             reason="Other", id_tag="CARD-äb"),
+        }  # fmt: skip
+        names = {(t.station_id, t.transaction_id): name for name, t in sessions.items()}
+        stations = [
+            _station("ST1", area_id="north"),
+            _station("ST2", area_id="south"),
+            _station("ST3", area_id="north"),
+        ]
+        sort = TransactionSortKey
+        expected = {
+            TransactionQuery(search="card-"): "da",  # ASCII folded: "Ä" is not "ä"
+            TransactionQuery(search="card-äb"): "d",
+            TransactionQuery(search="st1"): "da",
+            TransactionQuery(search="TX-c"): "c",
+            TransactionQuery(search="1"): "dba",  # "ST1"..., and "10"
+            TransactionQuery(search=""): "dbac",
+            TransactionQuery(area_id="north"): "dac",
+            TransactionQuery(area_id="nowhere"): "",
+            TransactionQuery(since=_T0 + hour): "dba",
+            TransactionQuery(until=_T0 + hour): "c",
+            TransactionQuery(since=_T0 + hour, until=_T0 + 4 * hour): "ba",
+            TransactionQuery(sort=sort.STARTED_AT, descending=False): "cabd",
+            TransactionQuery(sort=sort.ENERGY): "ba" + "dc",  # no energy (c, d): last, by station
+            TransactionQuery(sort=sort.ENERGY, descending=False): "ab" + "dc",
+            TransactionQuery(sort=sort.STATION): "cbda",  # station descending, ties id ascending
+            TransactionQuery(sort=sort.STATION, descending=False): "dabc",
+            TransactionQuery(area_id="north", search="card", sort=sort.STATION): "da",
+        }
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                await tx.stations.save_many(stations)
+                for t in sessions.values():
+                    await tx.transactions.save(t)
+            for query, order in expected.items():
+                async with repository.transaction() as tx:
+                    page = await tx.transactions.list(query)
+                got = "".join(names[t.station_id, t.transaction_id] for t in page.items)
+                assert got == order, query
+                assert page.total == len(order), query
+                in_area = [s.id for s in stations if s.area_id == query.area_id]
+                assert _expected_transactions(sessions.values(), query, in_area)[0] == list(
+                    page.items
+                ), query
+
+        self.run(scenario)
+
+    @CONFORMANCE_SETTINGS
+    @given(
+        transactions=_unique_transactions(max_size=9),
+        areas=st.lists(st.sampled_from(["area-1", "area-2"]), min_size=3, max_size=3),
+        query=_transaction_queries(),
+    )
+    def test_transaction_list_with_areas_matches_the_model(
+        self, transactions: list[ChargingTransaction], areas: list[str], query: TransactionQuery
+    ) -> None:
+        """Any query over sessions whose stations are stored in areas."""
+        stations = [
+            _station(station_id, area_id=area)
+            for station_id, area in zip(_SESSION_STATIONS, areas, strict=True)
+        ]
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                await tx.stations.save_many(stations)
+                for t in transactions:
+                    await tx.transactions.save(t)
+                page = await tx.transactions.list(query)
+            in_area = [s.id for s in stations if s.area_id == query.area_id]
+            items, total = _expected_transactions(transactions, query, in_area)
+            assert (list(page.items), page.total) == (items, total), query
 
         self.run(scenario)
 
