@@ -422,6 +422,15 @@ def test_remote_start_profiles_and_remote_stop() -> None:
                 assert status.ongoing_indicator is True
                 unlock = await cp.call(call.UnlockConnector(evse_id=2, connector_id=1))
                 assert unlock.status == "OngoingAuthorizedTransaction"
+                triggered = await cp.call(
+                    call.TriggerMessage(requested_message="TransactionEvent", evse={"id": 2})
+                )
+                assert triggered.status == "Accepted"
+                await csms.wait_for(lambda: ("Updated", "Trigger") in events(csms))
+                trigger = next(
+                    e for e in csms.transaction_events() if e["triggerReason"] == "Trigger"
+                )
+                assert trigger["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
                 tx_profile = {
                     **default,
                     "id": 2,
@@ -513,15 +522,22 @@ def test_availability_reservations_triggers_and_the_rest() -> None:
                     )
                 )
                 assert triggered.status == "Accepted"
-                for message in ("MeterValues", "Heartbeat", "LogStatusNotification"):
+                for message in (
+                    "MeterValues",
+                    "Heartbeat",
+                    "LogStatusNotification",
+                    "FirmwareStatusNotification",
+                ):
                     triggered = await cp.call(call.TriggerMessage(requested_message=message))
                     assert triggered.status == "Accepted"
                 await csms.wait_for(
                     lambda: (
                         len(csms.payloads("MeterValues")) == 2
                         and "LogStatusNotification" in csms.actions()
+                        and "FirmwareStatusNotification" in csms.actions()
                     )
                 )
+                assert csms.payloads("FirmwareStatusNotification") == [{"status": "Idle"}]
                 meter = csms.payloads("MeterValues")[0]
                 assert meter["evseId"] == 1
                 assert meter["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
@@ -805,6 +821,7 @@ def test_a_misbehaving_csms() -> None:
                 '[2, "c2", 5, {}]',
                 '[7, "c3", {}]',
                 '[3, "nobody", {}]',
+                '[3, "c7", []]',
             ):
                 await ws.send(junk)
             await ws.send(json.dumps([2, "c4", "Reset", {"type": "Sideways"}]))
@@ -840,7 +857,7 @@ def test_a_misbehaving_csms() -> None:
             [4, "c5", "NotImplemented"],
             [4, "c6", "OccurrenceConstraintViolation"],
         ]
-        assert station.stats.invalid_frames == 3
+        assert station.stats.invalid_frames == 4  # the broken CALLRESULT is not answered
         assert station.stats.invalid_responses == 1
 
     run(test)
