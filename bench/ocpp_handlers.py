@@ -1,16 +1,19 @@
-"""Benchmark: the server's CPU cost per OCPP 1.6 message, without the network.
+"""Benchmark: the server's CPU cost per OCPP message, without the network.
 
 ``bench/ocpp_load.py`` measures the whole server under load, but two processes share the
 machine's cores and its figures move by 10 to 20 % from one run to the next. This one
-measures the part of the server that is ours, in one process: N stations, each an
-:class:`~evcharge_core.ocpp16.Ocpp16Session` wired as ``python -m evcharge_core.serve``
-wires it (SQLite storage, the Prometheus observer), are fed the same frames as the load
-benchmark's stations send (Heartbeat, StatusNotification, MeterValues), all N at once, one
-CALL in flight per station. It prints, for each action alone and for the three in turn, the
-CPU time per message (best and median of ``--repeat`` rounds) and messages per CPU second.
-What it leaves out is the websocket layer (framing, the event loop's socket I/O).
+measures the part of the server that is ours, in one process: N stations of the
+``--protocol`` (``ocpp1.6``, the default, or ``ocpp2.0.1``), each given the session that
+``python -m evcharge_core.serve`` gives a connection of that protocol (the gateway's
+session factory from :func:`~evcharge_core.serve.build_core`: SQLite storage, the
+Prometheus observer), are fed the same frames as the load benchmark's stations send
+(Heartbeat, StatusNotification, MeterValues), all N at once, one CALL in flight per station.
+It prints, for each action alone and for the three in turn, the CPU time per message (best
+and median of ``--repeat`` rounds) and messages per CPU second. What it leaves out is the
+websocket layer (framing, the event loop's socket I/O).
 
-    python bench/ocpp_handlers.py [--stations 1000] [--rounds 5] [--repeat 5]
+    python bench/ocpp_handlers.py [--protocol ocpp1.6|ocpp2.0.1] [--stations 1000]
+                                  [--rounds 5] [--repeat 5]
                                   [--calls Heartbeat,StatusNotification,...] [--json]
 
 Each round sends ``--rounds`` CALLs from every station; the first round is a warm-up, not
@@ -34,19 +37,22 @@ from prometheus_client import CollectorRegistry
 from evcharge_core.adapters.sqlite import SQLiteRepository
 from evcharge_core.domain.values import Protocol
 from evcharge_core.observability import PrometheusObserver
-from evcharge_core.ocpp16 import Ocpp16Session
-from evcharge_core.ports import SessionContext
+from evcharge_core.ports import SessionContext, StationSession
 from evcharge_core.serve import build_core
 from evcharge_core.service import StationService
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from ocpp_load import BOOT_FRAME, LOAD_FRAMES  # noqa: E402 - the frames live beside us
+from ocpp_load import ACTIONS, BOOT_FRAMES, FRAMES, PROTOCOLS  # noqa: E402 - beside us
 
 MIXES: dict[str, tuple[str, ...]] = {
-    **{action: (action,) for action in LOAD_FRAMES},
-    "all three in turn": tuple(LOAD_FRAMES),
+    **{action: (action,) for action in ACTIONS},
+    "all three in turn": ACTIONS,
 }
+
+
+class UnexpectedAnswer(RuntimeError):
+    """A session answered a benchmark frame with something other than a CALLRESULT."""
 
 
 async def _send(_text: str) -> None:
@@ -57,37 +63,56 @@ async def _close(_code: int, _reason: str) -> None:
     return None
 
 
+def _check(protocol: str, sent: str, reply: str | None) -> None:
+    if reply is None or not reply.startswith("[3,"):
+        raise UnexpectedAnswer(
+            f"the server's {protocol} session answered {sent[:60]}... with {reply!r}; "
+            f"is OCPP {protocol.removeprefix('ocpp')} handling wired into serve.build_core?"
+        )
+
+
 async def _measure(
-    db: Path, count: int, rounds: int, repeat: int, mixes: dict[str, tuple[str, ...]]
+    db: Path,
+    count: int,
+    rounds: int,
+    repeat: int,
+    mixes: dict[str, tuple[str, ...]],
+    *,
+    protocol: str = "ocpp1.6",
 ) -> dict[str, list[float]]:
     repository = await SQLiteRepository.open(db)
     try:
         service = StationService(repository)
         ids = [f"bench-{i:05d}" for i in range(count)]
         for station_id in ids:
-            await service.create_station({"id": station_id, "protocol": "ocpp1.6"})
+            await service.create_station({"id": station_id, "protocol": protocol})
         observer = PrometheusObserver(CollectorRegistry())
         core = build_core(repository, observer=observer)
-        sessions = []
+        sessions: list[StationSession] = []
+        boot = BOOT_FRAMES[protocol].decode()
         for station_id in ids:
             station = await service.get_station(station_id)
-            context = SessionContext(station, Protocol.OCPP16, "ocpp1.6", _send, _close)
-            session = Ocpp16Session(context, core.charging, observer=observer)
+            context = SessionContext(station, Protocol(protocol), protocol, _send, _close)
+            session = core.gateway.session_factory(context)
             await session.on_open()
-            await session.on_message(BOOT_FRAME.decode())
+            reply = await session.on_message(boot)
+            _check(protocol, boot, reply)
+            if '"Accepted"' not in (reply or ""):
+                raise UnexpectedAnswer(f"BootNotification not accepted: {reply}")
             sessions.append(session)
         results: dict[str, list[float]] = {}
         for name, actions in mixes.items():
-            templates = [LOAD_FRAMES[action].decode() for action in actions]
+            templates = [FRAMES[protocol][action] for action in actions]
 
             async def station(
-                session: Ocpp16Session, offset: int, calls: int, templates: list[str] = templates
+                session: StationSession,
+                offset: int,
+                calls: int,
+                templates: list[Any] = templates,
             ) -> None:
                 for n in range(calls):
-                    template = templates[(offset + n) % len(templates)]
-                    reply = await session.on_message(template % n)
-                    if reply is None or not reply.startswith("[3,"):
-                        raise RuntimeError(f"unexpected answer: {reply}")
+                    sent = templates[(offset + n) % len(templates)].render(n).decode()
+                    _check(protocol, sent, await session.on_message(sent))
 
             async def round_of(calls: int) -> None:
                 await asyncio.gather(*(station(s, i, calls) for i, s in enumerate(sessions)))
@@ -106,6 +131,12 @@ async def _measure(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="ocpp1.6",
+        help="the OCPP version the stations speak (default: ocpp1.6)",
+    )
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=5)
@@ -123,13 +154,21 @@ def main(argv: list[str] | None = None) -> int:
     mixes = {name: MIXES[name] for name in wanted}
     with tempfile.TemporaryDirectory() as workdir:
         results = asyncio.run(
-            _measure(Path(workdir) / "bench.db", args.stations, args.rounds, args.repeat, mixes)
+            _measure(
+                Path(workdir) / "bench.db",
+                args.stations,
+                args.rounds,
+                args.repeat,
+                mixes,
+                protocol=args.protocol,
+            )
         )
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
+    version = args.protocol.removeprefix("ocpp")
     print(
-        f"OCPP 1.6 sessions without the network: {args.stations} stations, one CALL in flight"
+        f"OCPP {version} sessions without the network: {args.stations} stations, one CALL in flight"
         f" each, {args.rounds} CALLs per station per round, best and median of {args.repeat}"
     )
     print(f"{'CALLs':<20} {'best µs/msg':>12} {'median µs/msg':>14} {'msgs/CPU s':>11}")

@@ -1,10 +1,11 @@
-"""Benchmark: N OCPP 1.6J stations, each with one CALL always in flight, against a server.
+"""Benchmark: N OCPP stations, each with one CALL always in flight, against a server.
 
 For each server and each N, a fresh server subprocess is started on 127.0.0.1, N stations
-connect (at most ``--connect-batch`` handshakes at a time) and each sends a
-BootNotification (not measured); then, for ``--duration`` seconds, every station sends
-Heartbeat, StatusNotification and MeterValues in turn, the next CALL as soon as the answer
-to the previous one arrived. Printed per server and N:
+connect (at most ``--connect-batch`` handshakes at a time), offering the ``--protocol``
+subprotocol (``ocpp1.6``, the default, or ``ocpp2.0.1``), and each sends a BootNotification
+(not measured); then, for ``--duration`` seconds, every station sends Heartbeat,
+StatusNotification and MeterValues in turn (in the protocol's shapes), the next CALL as soon
+as the answer to the previous one arrived. Printed per server and N:
 
 * connect storm: seconds until all N stations are connected and booted;
 * round trips/s: answers received within the measured window, divided by its length;
@@ -19,15 +20,18 @@ least 2x the baseline's round trips/s, p99 under 250 ms, at most 60 KiB per conn
 station. Figures, never assertions: the machines are shared and noisy.
 
 The servers: ``ours`` is ``python -m evcharge_core.serve`` on a fresh SQLite database holding
-the N stations (created through :class:`~evcharge_core.service.StationService`, protocol
-ocpp1.6, security profile 0); ``baseline`` is ``bench/baseline_server.py``, the ``ocpp``
-package's ``ChargePoint`` on ``websockets``, in memory. The client is one asyncio process on
-``websockets``' client, with pre-built frames (only the message ID changes) and no schema
+the N stations (created through :class:`~evcharge_core.service.StationService`, with the
+benchmark's protocol, security profile 0); ``baseline`` is ``bench/baseline_server.py
+--protocol P``, the ``ocpp`` package's ``ChargePoint`` (``ocpp.v16`` or ``ocpp.v201``) on
+``websockets``, in memory. The client is one asyncio process on
+``websockets``' client, with pre-built frames (only the message ID changes, and the
+timestamp of a 2.0.1 StatusNotification, which OCPP 2.0.1 requires) and no schema
 validation, so that it stays cheaper than either server. It answers no CALL a server sends
 (none is expected: the stations have no boot configuration); such CALLs are counted.
 
-    python bench/ocpp_load.py [--stations 1,100,1000] [--duration 10]
-                              [--servers ours,baseline] [--connect-batch 100] [--json]
+    python bench/ocpp_load.py [--protocol ocpp1.6|ocpp2.0.1] [--stations 1,100,1000]
+                              [--duration 10] [--servers ours,baseline]
+                              [--connect-batch 100] [--json]
                               [--calls Heartbeat,StatusNotification,MeterValues]
 """
 
@@ -56,6 +60,7 @@ from websockets.typing import Subprotocol
 
 BENCH_DIR = Path(__file__).resolve().parent
 SERVERS = ("ours", "baseline")
+PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 ENDPOINT_LINE = re.compile(r"OCPP websocket endpoint: (ws://\S+?)\{station_id\}")
 
 TARGET_RATIO = 2.0
@@ -70,54 +75,123 @@ MAX_CALLS_PER_STATION = 10_000_000  # a bound on each station's loop besides the
 MAX_SERVER_CALLS_SKIPPED = 10  # CSMS-initiated CALLs ignored while awaiting one answer
 ERROR_CODES_PER_STATION = 3  # CallErrors parsed (for their code) per station; others counted
 
-# --- the frames: built once, only the message ID is filled in ------------------------------
+# --- the frames: built once, only the message ID (and a timestamp) is filled in ------------
 
 METER_TIMESTAMP = "2025-01-01T00:00:00.000Z"
-BOOT_PAYLOAD: dict[str, Any] = {
-    "chargePointVendor": "evcharge-bench",
-    "chargePointModel": "ocpp-load",
-    "firmwareVersion": "1.0.0",
-}
-LOAD_CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("Heartbeat", {}),
-    ("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}),
-    (
-        "MeterValues",
-        {
-            "connectorId": 1,
-            "meterValue": [
-                {
-                    "timestamp": METER_TIMESTAMP,
-                    "sampledValue": [
-                        {
-                            "value": "123456",
-                            "context": "Sample.Periodic",
-                            "measurand": "Energy.Active.Import.Register",
-                            "unit": "Wh",
-                        },
-                        {
-                            "value": "7200",
-                            "context": "Sample.Periodic",
-                            "measurand": "Power.Active.Import",
-                            "unit": "W",
-                        },
-                    ],
-                }
-            ],
+TIMESTAMP_MARK = "@@NOW@@"  # replaced by the send time, as a 2.0.1 StatusNotification needs
+BOOT_PAYLOADS: dict[str, dict[str, Any]] = {
+    "ocpp1.6": {
+        "chargePointVendor": "evcharge-bench",
+        "chargePointModel": "ocpp-load",
+        "firmwareVersion": "1.0.0",
+    },
+    "ocpp2.0.1": {
+        "chargingStation": {
+            "vendorName": "evcharge-bench",
+            "model": "ocpp-load",
+            "firmwareVersion": "1.0.0",
         },
+        "reason": "PowerUp",
+    },
+}
+
+
+def _samples(*, v201: bool) -> list[dict[str, Any]]:
+    """Two sampled values (energy register, power) in the protocol's shape."""
+    samples = []
+    for value, measurand, unit in (
+        (123456, "Energy.Active.Import.Register", "Wh"),
+        (7200, "Power.Active.Import", "W"),
+    ):
+        sample: dict[str, Any] = {"context": "Sample.Periodic", "measurand": measurand}
+        if v201:
+            sample.update(value=value, unitOfMeasure={"unit": unit})
+        else:
+            sample.update(value=str(value), unit=unit)
+        samples.append(sample)
+    return samples
+
+
+#: The CALLs each station sends in turn, per protocol. OCPP 2.0.1: StatusNotification of
+#: EVSE 1's connector 1 (its required timestamp is the send time) and MeterValues of EVSE 1,
+#: the same work as the OCPP 1.6 mix; a TransactionEvent ``Updated`` would need a new seqNo
+#: per message (a repeated one is a duplicate the server may skip) and an open transaction.
+LOAD_CALLS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
+    "ocpp1.6": (
+        ("Heartbeat", {}),
+        ("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}),
+        (
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "meterValue": [
+                    {"timestamp": METER_TIMESTAMP, "sampledValue": _samples(v201=False)}
+                ],
+            },
+        ),
     ),
-)
+    "ocpp2.0.1": (
+        ("Heartbeat", {}),
+        (
+            "StatusNotification",
+            {
+                "timestamp": TIMESTAMP_MARK,
+                "connectorStatus": "Available",
+                "evseId": 1,
+                "connectorId": 1,
+            },
+        ),
+        (
+            "MeterValues",
+            {
+                "evseId": 1,
+                "meterValue": [{"timestamp": METER_TIMESTAMP, "sampledValue": _samples(v201=True)}],
+            },
+        ),
+    ),
+}
 
 
-def call_template(action: str, payload: dict[str, Any]) -> bytes:
-    """A CALL frame as UTF-8 with ``%d`` where the message ID goes."""
-    rest = json.dumps([action, payload], separators=(",", ":"))[1:]
-    return b'[2,"%d",' + rest.encode().replace(b"%", b"%%")
+def utc_stamp() -> bytes:
+    """The time now as an OCPP timestamp (UTC, milliseconds)."""
+    now = time.time()
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    return b"%s.%03dZ" % (whole.encode(), int(now * 1000) % 1000)
 
 
-BOOT_FRAME = call_template("BootNotification", BOOT_PAYLOAD) % 0
-LOAD_FRAMES = {action: call_template(action, payload) for action, payload in LOAD_CALLS}
-ACTIONS = tuple(LOAD_FRAMES)
+@dataclass(frozen=True)
+class FrameTemplate:
+    """A CALL frame as UTF-8 with ``%d`` where the message ID goes (and ``%s`` where the send
+    time goes when ``timed``)."""
+
+    action: str
+    template: bytes
+    timed: bool = False
+
+    @classmethod
+    def build(cls, action: str, payload: dict[str, Any]) -> FrameTemplate:
+        rest = json.dumps([action, payload], separators=(",", ":"))[1:]
+        template = b'[2,"%d",' + rest.encode().replace(b"%", b"%%")
+        timed = TIMESTAMP_MARK.encode() in template
+        return cls(action, template.replace(TIMESTAMP_MARK.encode(), b"%s"), timed)
+
+    def render(self, n: int) -> bytes:
+        """The frame of message ID ``n``."""
+        return self.template % ((n, utc_stamp()) if self.timed else n)
+
+
+BOOT_FRAMES = {
+    protocol: FrameTemplate.build("BootNotification", payload).render(0)
+    for protocol, payload in BOOT_PAYLOADS.items()
+}
+FRAMES: dict[str, dict[str, FrameTemplate]] = {
+    protocol: {action: FrameTemplate.build(action, payload) for action, payload in calls}
+    for protocol, calls in LOAD_CALLS.items()
+}
+ACTIONS = ("Heartbeat", "StatusNotification", "MeterValues")
+#: OCPP 1.6 defaults, as before there were two protocols.
+BOOT_FRAME = BOOT_FRAMES["ocpp1.6"]
+LOAD_FRAMES = FRAMES["ocpp1.6"]
 
 
 # --- one station -----------------------------------------------------------------------------
@@ -151,12 +225,14 @@ def describe_answer(reply: bytes) -> str:
     return f"unexpected {reply[:60]!r}"
 
 
-async def open_station(base_uri: str, station_id: str, gate: asyncio.Semaphore) -> Station:
+async def open_station(
+    base_uri: str, station_id: str, gate: asyncio.Semaphore, protocol: str = "ocpp1.6"
+) -> Station:
     """Connect and boot one station, holding ``gate`` meanwhile."""
     async with gate:
         ws = await connect(
             base_uri + station_id,
-            subprotocols=[Subprotocol("ocpp1.6")],
+            subprotocols=[Subprotocol(protocol)],
             compression=None,
             ping_interval=None,
             open_timeout=60,
@@ -164,7 +240,7 @@ async def open_station(base_uri: str, station_id: str, gate: asyncio.Semaphore) 
             max_size=2**16,
         )
         try:
-            await ws.send(BOOT_FRAME, text=True)
+            await ws.send(BOOT_FRAMES[protocol], text=True)
             reply = await ws.recv(decode=False)
         except BaseException:
             ws.transport.abort()
@@ -173,14 +249,16 @@ async def open_station(base_uri: str, station_id: str, gate: asyncio.Semaphore) 
         return Station(station_id, ws, boot=describe_answer(reply))
 
 
-async def drive(station: Station, frames: Sequence[bytes], first: int, t_end: float) -> None:
+async def drive(
+    station: Station, frames: Sequence[FrameTemplate], first: int, t_end: float
+) -> None:
     """Keep one CALL in flight, ``frames`` in turn from ``first``, until ``t_end``; record
     what completed before it."""
     send, recv, clock = station.ws.send, station.ws.recv, time.perf_counter
     latencies = station.latencies
     count = len(frames)
     for n in range(1, MAX_CALLS_PER_STATION + 1):
-        frame = frames[(first + n) % count] % n
+        frame = frames[(first + n) % count].render(n)
         start = clock()
         await send(frame, text=True)
         reply = await recv(decode=False)
@@ -258,8 +336,8 @@ def station_ids(count: int) -> list[str]:
     return [f"bench-{i:05d}" for i in range(count)]
 
 
-def create_stations(db: Path, ids: Sequence[str]) -> None:
-    """Create the stations (protocol ocpp1.6, profile 0) in a new SQLite database."""
+def create_stations(db: Path, ids: Sequence[str], protocol: str = "ocpp1.6") -> None:
+    """Create the stations (with ``protocol``, profile 0) in a new SQLite database."""
     from evcharge_core.adapters.sqlite import SQLiteRepository
     from evcharge_core.service import StationService
 
@@ -268,14 +346,14 @@ def create_stations(db: Path, ids: Sequence[str]) -> None:
         try:
             service = StationService(repository)
             for station_id in ids:
-                await service.create_station({"id": station_id, "protocol": "ocpp1.6"})
+                await service.create_station({"id": station_id, "protocol": protocol})
         finally:
             await repository.close()
 
     asyncio.run(go())
 
 
-def start_server(name: str, workdir: Path) -> ServerProcess:
+def start_server(name: str, workdir: Path, protocol: str = "ocpp1.6") -> ServerProcess:
     """Start a server subprocess; return once it printed its endpoint."""
     if name == "ours":
         command = [
@@ -294,7 +372,14 @@ def start_server(name: str, workdir: Path) -> ServerProcess:
             "bench-not-a-secret",
         ]
     else:
-        command = [sys.executable, str(BENCH_DIR / "baseline_server.py"), "--port", "0"]
+        command = [
+            sys.executable,
+            str(BENCH_DIR / "baseline_server.py"),
+            "--port",
+            "0",
+            "--protocol",
+            protocol,
+        ]
     out, log = workdir / f"{name}.out", workdir / f"{name}.log"
     with out.open("wb") as stdout, log.open("wb") as stderr:
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
@@ -327,6 +412,7 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 @dataclass
 class Run:
     server: str
+    protocol: str
     stations: int
     connected: int
     connect_s: float
@@ -360,16 +446,19 @@ def percentile(ordered: Sequence[float], q: float) -> float | None:
 async def load(
     server: ServerProcess,
     ids: Sequence[str],
-    frames: Sequence[bytes],
+    frames: Sequence[FrameTemplate],
     duration: float,
     batch: int,
+    *,
+    protocol: str = "ocpp1.6",
 ) -> Run:
     rss_before = rss_kib(server.pid)
     gate = asyncio.Semaphore(batch)
     storm_start = time.perf_counter()
     opened = await asyncio.wait_for(
         asyncio.gather(
-            *(open_station(server.base_uri, sid, gate) for sid in ids), return_exceptions=True
+            *(open_station(server.base_uri, sid, gate, protocol) for sid in ids),
+            return_exceptions=True,
         ),
         timeout=max(60.0, len(ids) * 0.2),
     )
@@ -406,6 +495,7 @@ async def load(
         error_codes.update(s.error_codes)
     return Run(
         server=server.name,
+        protocol=protocol,
         stations=len(ids),
         connected=len(stations),
         connect_s=connect_s,
@@ -429,15 +519,23 @@ async def load(
     )
 
 
-def run_one(name: str, count: int, frames: Sequence[bytes], duration: float, batch: int) -> Run:
+def run_one(
+    name: str,
+    count: int,
+    frames: Sequence[FrameTemplate],
+    duration: float,
+    batch: int,
+    *,
+    protocol: str = "ocpp1.6",
+) -> Run:
     with tempfile.TemporaryDirectory(prefix="evcharge-ocpp-load-") as tmp:
         workdir = Path(tmp)
         ids = station_ids(count)
         if name == "ours":
-            create_stations(workdir / "bench.db", ids)
-        server = start_server(name, workdir)
+            create_stations(workdir / "bench.db", ids, protocol)
+        server = start_server(name, workdir, protocol)
         try:
-            return asyncio.run(load(server, ids, frames, duration, batch))
+            return asyncio.run(load(server, ids, frames, duration, batch, protocol=protocol))
         finally:
             stop_server(server.process)
 
@@ -472,9 +570,12 @@ def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def print_table(runs: Sequence[Run], duration: float, calls: Sequence[str]) -> None:
+def print_table(
+    runs: Sequence[Run], duration: float, calls: Sequence[str], protocol: str = "ocpp1.6"
+) -> None:
+    version = "1.6J" if protocol == "ocpp1.6" else protocol.removeprefix("ocpp")
     print(
-        f"OCPP 1.6J load: each station keeps one CALL in flight for {duration:g} s, "
+        f"OCPP {version} load: each station keeps one CALL in flight for {duration:g} s, "
         f"{' / '.join(calls)} in turn ({os.cpu_count()} CPUs)"
     )
     header = (
@@ -560,8 +661,14 @@ def _csv_of(kind: type, choices: Sequence[str] | None = None) -> Any:
     return parse
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="ocpp1.6",
+        help="the OCPP version the stations speak (default: ocpp1.6)",
+    )
     parser.add_argument("--stations", type=_csv_of(int), default=[1, 100, 1000])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
     parser.add_argument("--servers", type=_csv_of(str, SERVERS), default=list(SERVERS))
@@ -576,21 +683,31 @@ def main() -> None:
         "--connect-batch", type=int, default=100, help="handshakes in flight at most"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if not 0 < args.duration <= 3600:
         parser.error("--duration must be between 0 and 3600 seconds")
     if max(args.stations) > 20_000:
         parser.error("at most 20000 stations (one client process, one loopback address)")
 
-    frames = [LOAD_FRAMES[action] for action in args.calls]
+    frames = [FRAMES[args.protocol][action] for action in args.calls]
     limit = raise_open_file_limit(max(args.stations) + 256)
     runs = []
     for count in args.stations:
         for name in args.servers:
             print(f"{name}: {count} stations ...", file=sys.stderr, flush=True)
-            runs.append(run_one(name, count, frames, args.duration, args.connect_batch))
+            runs.append(
+                run_one(
+                    name, count, frames, args.duration, args.connect_batch, protocol=args.protocol
+                )
+            )
     if args.json:
         document = {
+            "protocol": args.protocol,
             "duration_s": args.duration,
             "calls": args.calls,
             "cpus": os.cpu_count(),
@@ -607,7 +724,7 @@ def main() -> None:
         json.dump(document, sys.stdout, indent=2)
         print()
     else:
-        print_table(runs, args.duration, args.calls)
+        print_table(runs, args.duration, args.calls, args.protocol)
 
 
 if __name__ == "__main__":

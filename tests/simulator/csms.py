@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Self
 
 import ocpp
 from jsonschema import Draft4Validator
@@ -114,6 +114,10 @@ class CsmsChargePoint(ChargePoint):
         return call_result.FirmwareStatusNotification()
 
 
+class SchemaValidator(Protocol):
+    def iter_errors(self, instance: Any) -> Iterable[Any]: ...
+
+
 class TestCsms:
     """A CSMS on 127.0.0.1 (a free port) at ``ws://127.0.0.1:PORT/ocpp/{station_id}``.
 
@@ -124,6 +128,8 @@ class TestCsms:
     """
 
     __test__ = False  # not a pytest class
+    #: The websocket subprotocol served.
+    subprotocol = "ocpp1.6"
 
     def __init__(
         self,
@@ -138,7 +144,7 @@ class TestCsms:
         self.passwords = passwords or {}
         self.tag_statuses = tag_statuses or {}
         self.frames: list[tuple[str, str, str]] = []
-        self.charge_points: dict[str, CsmsChargePoint] = {}
+        self.charge_points: dict[str, Any] = {}
         self.transaction_ids = itertools.count(1001)
         self.handshakes: list[tuple[str, int]] = []
         self._server: Server | None = None
@@ -171,17 +177,21 @@ class TestCsms:
     async def _handler(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         station_id = ws.request.path[len(PREFIX) :]
-        charge_point = CsmsChargePoint(station_id, Recorder(ws, station_id, self), self)
+        charge_point = self.charge_point(station_id, Recorder(ws, station_id, self))
         self.charge_points[station_id] = charge_point
         with contextlib.suppress(ConnectionClosed):
             await charge_point.start()
 
-    async def __aenter__(self) -> TestCsms:
+    def charge_point(self, station_id: str, recorder: Recorder) -> Any:
+        """The CSMS's side of a new connection."""
+        return CsmsChargePoint(station_id, recorder, self)
+
+    async def __aenter__(self) -> Self:
         self._server = await serve(
             self._handler,
             "127.0.0.1",
             0,
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            subprotocols=[self.subprotocol],  # type: ignore[list-item]
             process_request=self._check,
         )
         port = next(iter(self._server.sockets)).getsockname()[1]
@@ -216,8 +226,12 @@ class TestCsms:
                 await asyncio.sleep(0.01)
 
 
-def schema_problems(frames: Iterable[tuple[str, str, str]]) -> list[str]:
-    """Every way the stations' frames break the OCPP 1.6 schemas (empty: none).
+def schema_problems(
+    frames: Iterable[tuple[str, str, str]],
+    schema: Callable[[str], SchemaValidator] = validator,
+) -> list[str]:
+    """Every way the stations' frames break the OCPP schemas (empty: none); ``schema`` gives
+    the validator of a message (default: OCPP 1.6's).
 
     CALLs are checked against the request schema of their action, CALLRESULTs against the
     response schema of the CSMS CALL they answer. CALLERRORs are listed for the caller to
@@ -240,6 +254,6 @@ def schema_problems(frames: Iterable[tuple[str, str, str]]) -> list[str]:
             continue
         problems.extend(
             f"{station_id} {name}: {error.message} in {json.dumps(payload, default=str)}"
-            for error in validator(name).iter_errors(payload)
+            for error in schema(name).iter_errors(payload)
         )
     return problems

@@ -13,6 +13,7 @@ import pytest
 from evcharge_core.simulator._cli import build_parser, main
 
 from .csms import TestCsms, schema_problems
+from .csms201 import TestCsms201, schema_problems_201
 
 FAST = ["--think-time", "0.1:0.2", "--charge-time", "0.4:0.6", "--meter-interval", "1"]
 
@@ -68,6 +69,38 @@ def test_subprocess_json_summary() -> None:
     asyncio.run(test())
 
 
+def test_subprocess_ocpp201_json_summary() -> None:
+    async def test() -> None:
+        async with TestCsms201() as csms:
+            status, out, err = await simulate(
+                "--url",
+                csms.url,
+                "--protocol",
+                "ocpp2.0.1",
+                "--stations",
+                "2",
+                "--connectors",
+                "1",
+                "--duration",
+                "2",
+                "--json",
+                "--seed",
+                "3",
+                *FAST,
+            )
+            assert status == 0, err
+            report = json.loads(out)
+            assert report["protocol"] == "ocpp2.0.1"
+            assert report["stations_connected"] == report["stations_accepted"] == 2
+            assert report["transactions"]["started"] >= 2
+            assert report["transactions"]["started"] == report["transactions"]["stopped"]
+            assert report["actions"]["TransactionEvent"]["ok"] >= 8
+            assert {sid for sid, _ in csms.handshakes} == {"SIM1", "SIM2"}
+            assert schema_problems_201(csms.frames) == []
+
+    asyncio.run(test())
+
+
 def test_subprocess_stops_cleanly_on_ctrl_c() -> None:
     async def test() -> None:
         async with TestCsms() as csms:
@@ -118,7 +151,8 @@ def test_nothing_to_connect_to(capsys: pytest.CaptureFixture[str]) -> None:
         [],
         ["--url", "http://x/"],
         ["--url", "ws://x/", "--stations", "0"],
-        ["--url", "ws://x/", "--protocol", "ocpp2.0.1"],
+        ["--url", "ws://x/", "--protocol", "ocpp2.1"],
+        ["--url", "ws://x/", "--id-tag", "x" * 21],
         ["--url", "ws://x/", "--think-time", "5:1"],
         ["--url", "ws://x/", "--think-time", "1:2:3"],
         ["--url", "ws://x/", "--charge-time", "-1"],

@@ -34,10 +34,11 @@ def test_ranges_accept_single_numbers() -> None:
         {"id_start": -1},
         {"id_prefix": ""},
         {"id_prefix": "a/b"},
-        {"protocol": "ocpp2.0.1"},
+        {"protocol": "ocpp2.1"},
         {"duration": 0},
         {"meter_interval": -5},
         {"id_tag": "x" * 21},
+        {"id_tag": "x" * 37, "protocol": "ocpp2.0.1"},
         {"think_time": (5, 1)},
         {"charge_time": (-1, 1)},
     ],
@@ -45,3 +46,8 @@ def test_ranges_accept_single_numbers() -> None:
 def test_invalid_settings(changes: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(changes)).split("_")[0]):
         SimulationConfig(**{"url": "ws://h/", **changes})
+
+
+def test_id_tags_are_longer_under_ocpp201() -> None:
+    token = "x" * 36
+    assert SimulationConfig(url="ws://h/", protocol="ocpp2.0.1", id_tag=token).id_tag == token

@@ -9,6 +9,7 @@ from evcharge_core.simulator._meter import (
     Suspension,
     Vehicle,
     sampled_values,
+    sampled_values_201,
     station_max_watts,
 )
 
@@ -102,3 +103,27 @@ def test_sampled_values() -> None:
     assert by_measurand["SoC"][0]["value"] == "42"
     assert "Unknown" not in by_measurand
     assert sampled_values(["SoC"], meter, "Trigger", rng)[1:] == []  # no car, no SoC
+
+
+def test_sampled_values_201() -> None:
+    meter = Meter(register_wh=12345.6, power_w=6900.0, phases=1)
+    car = Vehicle(phases=1, max_current=32.0, capacity_wh=50_000.0, soc=42.7)
+    measurands = ["Power.Active.Import", "Current.Import", "Voltage", "SoC"]
+    samples = sampled_values_201(measurands, meter, "Sample.Periodic", random.Random(3), car)
+    assert samples[0] == {
+        "value": 12345,
+        "context": "Sample.Periodic",
+        "measurand": "Energy.Active.Import.Register",
+        "location": "Outlet",
+        "unitOfMeasure": {"unit": "Wh"},
+    }
+    assert samples[1] == {
+        "value": 6900,
+        "context": "Sample.Periodic",
+        "measurand": "Power.Active.Import",
+        "unitOfMeasure": {"unit": "W"},
+    }
+    assert [s["value"] for s in samples if s["measurand"] == "Current.Import"] == [30, 0, 0]
+    assert all(isinstance(s["value"], int | float) for s in samples)
+    soc = samples[-1]
+    assert (soc["value"], soc["location"], soc["unitOfMeasure"]) == (42, "EV", {"unit": "Percent"})

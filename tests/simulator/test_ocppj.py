@@ -13,12 +13,14 @@ from evcharge_core.simulator._ocppj import (
     CallErrorReply,
     CallResult,
     ErrorCode,
+    ErrorCode201,
     FrameError,
     PayloadReader,
     encode_call,
     encode_call_error,
     encode_call_result,
     format_datetime,
+    ocpp201_code,
     parse_frame,
 )
 
@@ -111,3 +113,31 @@ def test_reader_checks_like_the_schemas() -> None:
     assert _code(lambda: reader.strings("names")) is ErrorCode.TYPE_CONSTRAINT_VIOLATION
     with pytest.raises(CallErrorReply, match=r"obj\.y is required"):
         reader.child("obj").integer("y")
+
+
+def test_ocpp201_names_of_the_error_codes() -> None:
+    assert ocpp201_code(ErrorCode.FORMATION_VIOLATION) == ErrorCode201.FORMAT_VIOLATION
+    assert ocpp201_code(ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION) == (
+        ErrorCode201.OCCURRENCE_CONSTRAINT_VIOLATION
+    )
+    assert ocpp201_code(ErrorCode201.RPC_FRAMEWORK_ERROR) == ErrorCode201.RPC_FRAMEWORK_ERROR
+    renamed = {ErrorCode.FORMATION_VIOLATION, ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION}
+    for code in set(ErrorCode) - renamed:
+        assert ocpp201_code(code).value == code.value
+
+
+def test_frames_say_why_they_are_broken_and_calls_their_size() -> None:
+    text = '[2,"1","Heartbeat",{"a":"Ä"}]'
+    frame = parse_frame(text)
+    assert isinstance(frame, Call)
+    assert frame.size == len(text.encode()) == len(text) + 1
+    assert parse_frame(text.encode()).size == frame.size  # type: ignore[union-attr]
+    with pytest.raises(FrameError) as caught:
+        parse_frame('[2, "7", "Heartbeat", []]')
+    assert (caught.value.bad_payload, caught.value.unknown_type) == (True, False)
+    with pytest.raises(FrameError) as caught:
+        parse_frame('[2, "7", 5, {}]')
+    assert (caught.value.bad_payload, caught.value.unknown_type) == (False, False)
+    with pytest.raises(FrameError) as caught:
+        parse_frame('[5, "10", {}]')
+    assert (caught.value.is_call, caught.value.unknown_type) == (False, True)

@@ -13,6 +13,7 @@ from evcharge_core.simulator._profiles import (
     composite_schedule,
     limit_watts,
     parse_profile,
+    parse_profile_201,
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -138,3 +139,49 @@ def test_composite_schedule() -> None:
     ]
     empty = composite_schedule([], 1, T0, duration=0, unit="W", max_watts=22080.0)
     assert empty["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 22080}]
+
+
+def profile_201(purpose: str = "TxDefaultProfile", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": 9,
+        "stackLevel": 2,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": [
+            {
+                "id": 1,
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 60, "limit": 8},
+                    {"startPeriod": 0, "limit": 16},
+                ],
+            },
+            {
+                "id": 2,
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 1}],
+            },
+        ],
+        **extra,
+    }
+
+
+def test_ocpp201_profiles() -> None:
+    parsed = parse_profile_201(PayloadReader(profile_201(transactionId="tx-1")))
+    assert (parsed.profile_id, parsed.stack_level, parsed.transaction_id) == (9, 2, "tx-1")
+    assert parsed.schedule.unit == "A"  # the first schedule is the one used
+    assert [p.start for p in parsed.schedule.periods] == [0, 60]
+    for broken in (profile_201(chargingSchedule=[]), profile_201(chargingSchedule=[{}] * 4)):
+        with pytest.raises(CallErrorReply):
+            parse_profile_201(PayloadReader(broken))
+    # a ChargingStationMaxProfile caps like a 1.6 ChargePointMaxProfile
+    maximum = InstalledProfile(
+        0, parse_profile_201(PayloadReader(profile_201("ChargingStationMaxProfile"))), T0
+    )
+    default = install(1, profile(periods=[(0, 22000)]))
+    assert limit_watts([default, maximum], 1, T0) == 16 * 230 * 3
+    tx = InstalledProfile(
+        1, parse_profile_201(PayloadReader(profile_201("TxProfile", transactionId="tx-1"))), T0
+    )
+    assert limit_watts([tx], 1, T0, transaction_id="tx-1", transaction_start=T0) == 16 * 230 * 3
+    assert limit_watts([tx], 1, T0, transaction_id="tx-2", transaction_start=T0) is None

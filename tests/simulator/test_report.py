@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from evcharge_core.simulator import Report, StationStats
+from evcharge_core.simulator._report import answer_statuses
 
 
 def stats(station_id: str, *, connected: bool = True) -> StationStats:
@@ -96,3 +97,44 @@ def test_render() -> None:
         "0",
     ]
     assert lines[-1].split() == ["total", "3", "2", "1", "0", "2", "1", "1"]
+
+
+def test_answers_and_charging_profiles() -> None:
+    first, second = stats("A"), stats("B")
+    first.count_answer("SetVariables", ["Accepted", "Rejected", "Accepted"])
+    first.count_answer("Reset", ["Accepted"])
+    first.count_answer("NotifyReport", [])
+    second.count_answer("SetVariables", ["RebootRequired"])
+    second.charging_profiles = [
+        {"id": 1, "evse_id": 0, "purpose": "ChargingStationMaxProfile", "stack_level": 0},
+        {"id": 2, "evse_id": 1, "purpose": "TxDefaultProfile", "stack_level": 1},
+    ]
+    report = Report.collect("ws://h/", 1.0, [first, second], protocol="ocpp2.0.1")
+    data = report.to_dict()
+    assert data["protocol"] == "ocpp2.0.1"
+    assert data["answers"] == {
+        "Reset": {"Accepted": 1},
+        "SetVariables": {"Accepted": 2, "RebootRequired": 1, "Rejected": 1},
+    }
+    assert data["charging_profiles"] == {"B": second.charging_profiles}
+    lines = report.render().splitlines()
+    assert lines[1] == "  protocol: ocpp2.0.1"
+    assert "    SetVariables: 2 Accepted, 1 RebootRequired, 1 Rejected" in lines
+    assert (
+        "  charging profiles installed at the end: 2 on 1 station(s) "
+        "(1 ChargingStationMaxProfile, 1 TxDefaultProfile)"
+    ) in lines
+
+
+def test_answer_statuses() -> None:
+    assert answer_statuses({"status": "Accepted", "statusInfo": {"reasonCode": "x"}}) == [
+        "Accepted"
+    ]
+    assert answer_statuses(
+        {"getVariableResult": [{"attributeStatus": "Accepted"}, {"attributeStatus": "Rejected"}]}
+    ) == ["Accepted", "Rejected"]
+    assert answer_statuses({"setVariableResult": [{"attributeStatus": "RebootRequired"}]}) == [
+        "RebootRequired"
+    ]
+    assert answer_statuses({"configurationKey": []}) == []
+    assert answer_statuses({}) == []

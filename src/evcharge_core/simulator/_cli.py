@@ -1,4 +1,4 @@
-"""``python -m evcharge_core.simulate``: simulated OCPP 1.6J stations against any CSMS.
+"""``python -m evcharge_core.simulate``: simulated OCPP 1.6J or 2.0.1 stations against any CSMS.
 
 Exit status: 0 if at least one station connected, 1 if none ever could, 2 for a usage error.
 The report goes to stdout (a table, or JSON with ``--json``); progress and logs to stderr.
@@ -43,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser."""
     parser = argparse.ArgumentParser(
         prog="python -m evcharge_core.simulate",
-        description="Simulate OCPP 1.6J charging stations against a CSMS and report what they saw.",
+        description=(
+            "Simulate OCPP 1.6J or OCPP 2.0.1 charging stations against a CSMS and report what "
+            "they saw."
+        ),
     )
     add = parser.add_argument
     add(
@@ -64,10 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--protocol",
         default="ocpp1.6",
         choices=SUPPORTED_PROTOCOLS,
-        help="websocket subprotocol (default: ocpp1.6)",
+        help="the OCPP version, as its websocket subprotocol (default: ocpp1.6)",
     )
     add(
-        "--connectors", type=int, default=2, metavar="N", help="connectors per station (default: 2)"
+        "--connectors",
+        type=int,
+        default=2,
+        metavar="N",
+        help="connectors per station (ocpp2.0.1: EVSEs of one connector each; default: 2)",
     )
     add("--password", help="HTTP Basic auth password (user: the station ID)")
     add(
@@ -87,9 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=30,
         metavar="S",
-        help="initial MeterValueSampleInterval in seconds (default: 30; 0: no samples)",
+        help="seconds between meter samples in a transaction: the initial "
+        "MeterValueSampleInterval (ocpp1.6) or SampledDataCtrlr.TxUpdatedInterval (ocpp2.0.1) "
+        "(default: 30; 0: no samples)",
     )
-    add("--id-tag", default="SIMTAG", metavar="TAG", help="the id tag drivers present")
+    add(
+        "--id-tag",
+        default="SIMTAG",
+        metavar="TAG",
+        help="the id tag (ocpp2.0.1: ISO14443 ID token) drivers present (default: SIMTAG)",
+    )
     add("--seed", type=int, metavar="N", help="seed the random choices (reproducible runs)")
     add(
         "--think-time",

@@ -9,9 +9,10 @@ import attrs
 
 __all__ = ["SUPPORTED_PROTOCOLS", "SimulationConfig"]
 
-#: The websocket subprotocols the simulator speaks.
-SUPPORTED_PROTOCOLS: Final = ("ocpp1.6",)
-_ID_TAG_MAX: Final = 20
+#: The websocket subprotocols the simulator speaks (the OCPP versions it simulates).
+SUPPORTED_PROTOCOLS: Final = ("ocpp1.6", "ocpp2.0.1")
+#: The longest id tag (1.6 ``idTag``) or ID token (2.0.1 ``idToken``) per protocol.
+_ID_TAG_MAX: Final = {"ocpp1.6": 20, "ocpp2.0.1": 36}
 
 
 def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
@@ -46,8 +47,11 @@ def _url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
 
 
 def _id_tag(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not 1 <= len(value) <= _ID_TAG_MAX:
-        raise ValueError(f"id_tag must be 1 to {_ID_TAG_MAX} characters, not {value!r}")
+    most = _ID_TAG_MAX.get(instance.protocol, 20)
+    if not 1 <= len(value) <= most:
+        raise ValueError(
+            f"id_tag must be 1 to {most} characters for {instance.protocol}, not {value!r}"
+        )
 
 
 def _protocol(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -79,7 +83,7 @@ class SimulationConfig:
     id_start: int = attrs.field(default=1, validator=_not_negative)
     #: The websocket subprotocol offered (and the OCPP version spoken).
     protocol: str = attrs.field(default="ocpp1.6", validator=_protocol)
-    #: Connectors per station.
+    #: Connectors per station (OCPP 2.0.1: EVSEs, of one connector each).
     connectors: int = attrs.field(default=2, validator=_positive)
     #: The HTTP Basic auth password (user: the station ID); ``None``: no Authorization header.
     password: str | None = None
@@ -87,9 +91,10 @@ class SimulationConfig:
     duration: float | None = attrs.field(default=None, validator=_positive)
     #: Whether drivers start charging sessions by themselves (remote starts work either way).
     transactions: bool = True
-    #: Initial ``MeterValueSampleInterval``: seconds between MeterValues in a transaction.
+    #: Seconds between meter samples in a transaction: the initial ``MeterValueSampleInterval``
+    #: (1.6) or ``SampledDataCtrlr.TxUpdatedInterval`` (2.0.1).
     meter_interval: int = attrs.field(default=30, validator=_not_negative)
-    #: The id tag drivers present.
+    #: The id tag (2.0.1: the ``ISO14443`` ID token) drivers present.
     id_tag: str = attrs.field(default="SIMTAG", validator=_id_tag)
     #: Seed for every random choice (think times, vehicles, meter noise), per station.
     seed: int | None = None

@@ -9,7 +9,9 @@ readings do.
 
 The :class:`Meter` keeps the energy register in Wh (it only grows, across sessions) and the
 last power; :func:`sampled_values` turns them into OCPP 1.6 ``SampledValue`` objects for the
-measurands configured in ``MeterValuesSampledData``.
+measurands configured in ``MeterValuesSampledData``, and :func:`sampled_values_201` into OCPP
+2.0.1 ones (numbers, with a ``unitOfMeasure``) for those of the ``SampledDataCtrlr`` and
+``AlignedDataCtrlr`` variables.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "Suspension",
     "Vehicle",
     "sampled_values",
+    "sampled_values_201",
     "station_max_watts",
 ]
 
@@ -182,3 +185,28 @@ def sampled_values(
                 _value(f"{int(vehicle.soc)}", context, measurand, "Percent", location="EV")
             )
     return samples
+
+
+def _number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def sampled_values_201(
+    measurands: Iterable[str],
+    meter: Meter,
+    context: str,
+    rng: random.Random,
+    vehicle: Vehicle | None = None,
+) -> list[dict[str, Any]]:
+    """OCPP 2.0.1 ``SampledValueType`` items for these measurands: the same readings as
+    :func:`sampled_values`, with numeric values and the unit in ``unitOfMeasure``."""
+    converted: list[dict[str, Any]] = []
+    for sample in sampled_values(measurands, meter, context, rng, vehicle):
+        item: dict[str, Any] = {"value": _number(sample["value"])}
+        for key in ("context", "measurand", "phase", "location"):
+            if key in sample:
+                item[key] = sample[key]
+        item["unitOfMeasure"] = {"unit": sample["unit"]}
+        converted.append(item)
+    return converted

@@ -38,6 +38,16 @@ import attrs
 
 from .. import __version__
 from ._configuration import Configuration
+from ._effects import (
+    Answer,
+    Effect,
+    InstallFirmware,
+    Reboot,
+    SendTriggered,
+    StatusMayHaveChanged,
+    UploadDiagnostics,
+    Wake,
+)
 from ._meter import Meter, Suspension, Vehicle, sampled_values, station_max_watts
 from ._ocppj import CallErrorReply, ErrorCode, PayloadReader, format_datetime
 from ._profiles import (
@@ -145,70 +155,6 @@ class Connector:
         )
 
 
-# --- effects: what the I/O layer does after sending an answer --------------------------------
-
-
-@attrs.frozen
-class StatusMayHaveChanged:
-    """Some connector's status may differ from the last one reported: report the changes."""
-
-
-@attrs.frozen
-class Wake:
-    """State the connector loops or the heartbeat depend on changed: let them look again."""
-
-
-@attrs.frozen
-class SendTriggered:
-    """TriggerMessage: send ``message`` (for ``connector_id`` when given) after answering."""
-
-    message: str
-    connector_id: int | None = None
-
-
-@attrs.frozen
-class Reboot:
-    """Reset: stop the transactions, close the connection, reboot (``Hard`` or ``Soft``)."""
-
-    kind: str
-
-
-@attrs.frozen
-class UploadDiagnostics:
-    """GetDiagnostics: report Uploading, then Uploaded (nothing is really uploaded)."""
-
-    file_name: str
-
-
-@attrs.frozen
-class InstallFirmware:
-    """UpdateFirmware: at ``retrieve_at``, report Downloading .. Installed (simulated)."""
-
-    retrieve_at: datetime
-
-
-Effect = StatusMayHaveChanged | Wake | SendTriggered | Reboot | UploadDiagnostics | InstallFirmware
-
-
-@attrs.frozen
-class Answer:
-    """The answer to one CALL: a payload (CALLRESULT) or an error (CALLERROR), and effects."""
-
-    payload: dict[str, Any] | None = None
-    error: CallErrorReply | None = None
-    effects: tuple[Effect, ...] = ()
-
-    @classmethod
-    def result(cls, payload: dict[str, Any], *effects: Effect) -> Answer:
-        """A CALLRESULT with these effects."""
-        return cls(payload=payload, effects=effects)
-
-    @classmethod
-    def status(cls, status: str, *effects: Effect) -> Answer:
-        """A CALLRESULT ``{"status": status}`` with these effects."""
-        return cls(payload={"status": status}, effects=effects)
-
-
 _Handler = Callable[["StationModel", PayloadReader, datetime], Answer]
 
 
@@ -287,6 +233,34 @@ class StationModel:
     def meter_interval(self) -> int:
         """Seconds between meter samples in a transaction (0 means none)."""
         return self.configuration.integer("MeterValueSampleInterval")
+
+    def websocket_ping_interval(self) -> int:
+        """Seconds between websocket pings (``WebSocketPingInterval``; 0 means none)."""
+        return self.configuration.integer("WebSocketPingInterval")
+
+    @property
+    def basic_auth_password(self) -> str | None:
+        """The Basic auth password to present on the next connection (``AuthorizationKey``)."""
+        return self.configuration.authorization_key
+
+    def transaction_message_retries(self) -> tuple[int, int]:
+        """``(TransactionMessageAttempts, TransactionMessageRetryInterval)``."""
+        return (
+            self.configuration.integer("TransactionMessageAttempts"),
+            self.configuration.integer("TransactionMessageRetryInterval"),
+        )
+
+    def profile_summaries(self) -> list[dict[str, Any]]:
+        """The installed charging profiles, for the report."""
+        return [
+            {
+                "id": item.profile.profile_id,
+                "connector_id": item.connector_id,
+                "purpose": item.profile.purpose,
+                "stack_level": item.profile.stack_level,
+            }
+            for item in self.profiles
+        ]
 
     def limit_for(self, connector: Connector, now: datetime) -> float | None:
         """The charging profile limit on a connector now, in W (``None``: unlimited)."""

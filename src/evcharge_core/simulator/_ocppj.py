@@ -10,8 +10,10 @@ OCPP-J carries three message types as JSON arrays::
 :class:`CallError`, or raises :class:`FrameError` saying what is wrong and, when it could be
 read, the message ID (so that a broken CALL can still be answered with a CallError).
 
-:class:`PayloadReader` reads the fields of a CALL payload with the checks the OCPP 1.6 schemas
-make, raising :class:`CallErrorReply` with the OCPP-J error code that names the fault.
+:class:`PayloadReader` reads the fields of a CALL payload with the checks the OCPP schemas
+make, raising :class:`CallErrorReply` with the OCPP-J error code that names the fault. The
+codes are OCPP 1.6's (:class:`ErrorCode`); OCPP 2.0.1 renamed two of them and added two
+(:class:`ErrorCode201`), and :func:`ocpp201_code` translates.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "CallErrorReply",
     "CallResult",
     "ErrorCode",
+    "ErrorCode201",
     "Frame",
     "FrameError",
     "MessageType",
@@ -38,6 +41,7 @@ __all__ = [
     "encode_call_error",
     "encode_call_result",
     "format_datetime",
+    "ocpp201_code",
     "parse_frame",
 ]
 
@@ -78,13 +82,57 @@ class ErrorCode(enum.StrEnum):
     GENERIC_ERROR = "GenericError"
 
 
+class ErrorCode201(enum.StrEnum):
+    """The CallError codes OCPP-J 2.0.1 defines (OCPP 2.0.1 part 4, §4.3)."""
+
+    #: The payload for the action is syntactically incorrect (1.6: ``FormationViolation``).
+    FORMAT_VIOLATION = "FormatViolation"
+    #: Any other error.
+    GENERIC_ERROR = "GenericError"
+    #: An internal error prevented the receiver from processing the action.
+    INTERNAL_ERROR = "InternalError"
+    #: A message type number the receiver does not support.
+    MESSAGE_TYPE_NOT_SUPPORTED = "MessageTypeNotSupported"
+    #: The action is not known by the receiver.
+    NOT_IMPLEMENTED = "NotImplemented"
+    #: The action is recognised but not supported by the receiver.
+    NOT_SUPPORTED = "NotSupported"
+    #: A field breaks an occurrence constraint (1.6: ``OccurenceConstraintViolation``).
+    OCCURRENCE_CONSTRAINT_VIOLATION = "OccurrenceConstraintViolation"
+    #: A field of the payload holds an invalid value.
+    PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
+    #: The payload does not conform to the action's PDU structure.
+    PROTOCOL_ERROR = "ProtocolError"
+    #: The content of the message is not a valid RPC request (the message ID cannot be read).
+    RPC_FRAMEWORK_ERROR = "RpcFrameworkError"
+    #: A security issue prevented the receiver from completing the action.
+    SECURITY_ERROR = "SecurityError"
+    #: A field of the payload breaks a data type constraint.
+    TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
+
+
+_OCPP201_RENAMED = {
+    ErrorCode.FORMATION_VIOLATION: ErrorCode201.FORMAT_VIOLATION,
+    ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION: ErrorCode201.OCCURRENCE_CONSTRAINT_VIOLATION,
+}
+
+
+def ocpp201_code(code: ErrorCode | ErrorCode201) -> ErrorCode201:
+    """The OCPP 2.0.1 spelling of a CallError code (the same code where nothing changed)."""
+    if isinstance(code, ErrorCode201):
+        return code
+    return _OCPP201_RENAMED.get(code) or ErrorCode201(code.value)
+
+
 @attrs.frozen
 class Call:
-    """A request: ``[2, unique_id, action, payload]``."""
+    """A request: ``[2, unique_id, action, payload]``; ``size`` is the frame's length in bytes
+    (0 when it was not read from a frame)."""
 
     unique_id: str
     action: str
     payload: dict[str, Any]
+    size: int = attrs.field(default=0, eq=False)
 
 
 @attrs.frozen
@@ -112,19 +160,32 @@ class FrameError(ValueError):
     """A frame that is not valid OCPP-J.
 
     ``unique_id`` is the message ID when it could be read, and ``is_call`` tells whether the
-    frame claimed to be a CALL (only a CALL may be answered with a CallError).
+    frame claimed to be a CALL (only a CALL may be answered with a CallError, except under
+    OCPP 2.0.1, which answers an unknown message type too). ``bad_payload`` says that only the
+    CALL's payload was wrong (not an object); ``unknown_type`` that the message type number is
+    not 2, 3 or 4.
     """
 
-    def __init__(self, message: str, *, unique_id: str | None = None, is_call: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        unique_id: str | None = None,
+        is_call: bool = False,
+        bad_payload: bool = False,
+        unknown_type: bool = False,
+    ) -> None:
         super().__init__(message)
         self.unique_id = unique_id
         self.is_call = is_call
+        self.bad_payload = bad_payload
+        self.unknown_type = unknown_type
 
 
 class CallErrorReply(Exception):
     """Raised while answering a CALL: the answer is a CALLERROR with this code."""
 
-    def __init__(self, code: ErrorCode, description: str) -> None:
+    def __init__(self, code: ErrorCode | ErrorCode201, description: str) -> None:
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
@@ -147,8 +208,11 @@ def parse_frame(text: str | bytes) -> Frame:
                 "a CALL is [2, id, action, payload]", unique_id=unique_id, is_call=True
             )
         if not isinstance(message[3], dict):
-            raise FrameError("the payload is not an object", unique_id=unique_id, is_call=True)
-        return Call(unique_id, message[2], message[3])
+            raise FrameError(
+                "the payload is not an object", unique_id=unique_id, is_call=True, bad_payload=True
+            )
+        size = len(text) if isinstance(text, bytes) else len(text.encode())
+        return Call(unique_id, message[2], message[3], size)
     if type_id == MessageType.CALLRESULT:
         if len(message) != 3 or not isinstance(message[2], dict):
             raise FrameError("a CALLRESULT is [3, id, payload]", unique_id=unique_id)
@@ -164,7 +228,7 @@ def parse_frame(text: str | bytes) -> Frame:
             )
         details = message[4] if len(message) == 5 and isinstance(message[4], dict) else {}
         return CallError(unique_id, message[2], message[3], details)
-    raise FrameError(f"unknown message type {type_id!r}", unique_id=unique_id)
+    raise FrameError(f"unknown message type {type_id!r}", unique_id=unique_id, unknown_type=True)
 
 
 def _dumps(message: list[Any]) -> str:

@@ -1,11 +1,13 @@
-"""Charging profiles on the simulated charge point (OCPP 1.6 §3.13): storing, limits, schedules.
+"""Charging profiles on the simulated charge point (OCPP 1.6 §3.13, OCPP 2.0.1 K): storing,
+limits, schedules.
 
-Profiles are parsed from SetChargingProfile (or RemoteStartTransaction) payloads into frozen
-values, kept per connector, and evaluated the way a charge point does:
+Profiles are parsed from SetChargingProfile (or RemoteStartTransaction,
+RequestStartTransaction) payloads into frozen values, kept per connector (OCPP 2.0.1: per
+EVSE; 0 is the whole station), and evaluated the way a charge point does:
 
 - for a connector, the TxProfile with the highest stack level that is in force wins;
   without one, the TxDefaultProfile (connector-specific before connector 0);
-- the ChargePointMaxProfile (connector 0) caps the result;
+- the ChargePointMaxProfile (2.0.1: ChargingStationMaxProfile; on 0) caps the result;
 - a limit in amperes is converted to watts at 230 V per phase (3 phases unless the period
   says otherwise).
 
@@ -32,12 +34,21 @@ __all__ = [
     "composite_schedule",
     "limit_watts",
     "parse_profile",
+    "parse_profile_201",
 ]
 
 #: Volts per phase used to convert ampere limits to watts.
 PHASE_VOLTAGE: Final = 230.0
 _DEFAULT_PHASES: Final = 3
 _PURPOSES: Final = ("ChargePointMaxProfile", "TxDefaultProfile", "TxProfile")
+_PURPOSES_201: Final = (
+    "ChargingStationExternalConstraints",
+    "ChargingStationMaxProfile",
+    "TxDefaultProfile",
+    "TxProfile",
+)
+#: The purposes that cap the whole station (1.6 and 2.0.1 names).
+_MAX_PURPOSES: Final = frozenset({"ChargePointMaxProfile", "ChargingStationMaxProfile"})
 _KINDS: Final = ("Absolute", "Recurring", "Relative")
 _RECURRENCY: Final = {"Daily": 86_400, "Weekly": 604_800}
 
@@ -64,14 +75,15 @@ class Schedule:
 
 @attrs.frozen
 class ChargingProfile:
-    """A charging profile as SetChargingProfile carries it (``csChargingProfiles``)."""
+    """A charging profile as SetChargingProfile carries it (``csChargingProfiles`` in 1.6,
+    ``chargingProfile`` in 2.0.1, whose transaction IDs are strings)."""
 
     profile_id: int
     stack_level: int
     purpose: str
     kind: str
     schedule: Schedule
-    transaction_id: int | None = None
+    transaction_id: int | str | None = None
     recurrency: str | None = None
     valid_from: datetime | None = None
     valid_to: datetime | None = None
@@ -88,26 +100,7 @@ class InstalledProfile:
 
 def parse_profile(reader: PayloadReader) -> ChargingProfile:
     """Read a ``ChargingProfile`` object; raise :class:`CallErrorReply` if it is malformed."""
-    schedule_reader = reader.child("chargingSchedule")
-    periods = tuple(
-        Period(
-            start=item.integer("startPeriod"),
-            limit=item.number("limit"),
-            number_phases=item.optional_integer("numberPhases"),
-        )
-        for item in schedule_reader.objects("chargingSchedulePeriod", required=True)
-    )
-    if not periods:
-        raise CallErrorReply(
-            ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION, "chargingSchedulePeriod is empty"
-        )
-    schedule = Schedule(
-        unit=schedule_reader.choice("chargingRateUnit", ("A", "W")),
-        periods=tuple(sorted(periods, key=lambda period: period.start)),
-        duration=schedule_reader.optional_integer("duration"),
-        start=schedule_reader.optional_timestamp("startSchedule"),
-        min_rate=schedule_reader.optional_number("minChargingRate"),
-    )
+    schedule = _schedule_of(reader.child("chargingSchedule"))
     return ChargingProfile(
         profile_id=reader.integer("chargingProfileId"),
         stack_level=reader.integer("stackLevel"),
@@ -115,6 +108,51 @@ def parse_profile(reader: PayloadReader) -> ChargingProfile:
         kind=reader.choice("chargingProfileKind", _KINDS),
         schedule=schedule,
         transaction_id=reader.optional_integer("transactionId"),
+        recurrency=reader.optional_choice("recurrencyKind", tuple(_RECURRENCY)),
+        valid_from=reader.optional_timestamp("validFrom"),
+        valid_to=reader.optional_timestamp("validTo"),
+    )
+
+
+def _schedule_of(reader: PayloadReader) -> Schedule:
+    periods = tuple(
+        Period(
+            start=item.integer("startPeriod"),
+            limit=item.number("limit"),
+            number_phases=item.optional_integer("numberPhases"),
+        )
+        for item in reader.objects("chargingSchedulePeriod", required=True)
+    )
+    if not periods:
+        raise CallErrorReply(
+            ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION, "chargingSchedulePeriod is empty"
+        )
+    return Schedule(
+        unit=reader.choice("chargingRateUnit", ("A", "W")),
+        periods=tuple(sorted(periods, key=lambda period: period.start)),
+        duration=reader.optional_integer("duration"),
+        start=reader.optional_timestamp("startSchedule"),
+        min_rate=reader.optional_number("minChargingRate"),
+    )
+
+
+def parse_profile_201(reader: PayloadReader) -> ChargingProfile:
+    """Read an OCPP 2.0.1 ``ChargingProfileType``; raise :class:`CallErrorReply` if it is
+    malformed. Of its one to three schedules (more are for ISO 15118), the first is used."""
+    schedules = reader.objects("chargingSchedule", required=True)
+    if not 1 <= len(schedules) <= 3:
+        raise CallErrorReply(
+            ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION, "chargingSchedule must hold 1 to 3 schedules"
+        )
+    for schedule in schedules:
+        schedule.integer("id")
+    return ChargingProfile(
+        profile_id=reader.integer("id"),
+        stack_level=reader.integer("stackLevel"),
+        purpose=reader.choice("chargingProfilePurpose", _PURPOSES_201),
+        kind=reader.choice("chargingProfileKind", _KINDS),
+        schedule=_schedule_of(schedules[0]),
+        transaction_id=reader.optional_string("transactionId", 36),
         recurrency=reader.optional_choice("recurrencyKind", tuple(_RECURRENCY)),
         valid_from=reader.optional_timestamp("validFrom"),
         valid_to=reader.optional_timestamp("validTo"),
@@ -172,7 +210,7 @@ def limit_watts(
     connector_id: int,
     moment: datetime,
     *,
-    transaction_id: int | None = None,
+    transaction_id: int | str | None = None,
     transaction_start: datetime | None = None,
 ) -> float | None:
     """The power limit on a connector at ``moment`` from its profiles, ``None`` if unlimited."""
@@ -196,7 +234,7 @@ def limit_watts(
             if limit is not None:
                 break
     maximum = _winner(
-        (item for item in profiles if item.profile.purpose == "ChargePointMaxProfile"),
+        (item for item in profiles if item.profile.purpose in _MAX_PURPOSES),
         moment,
         transaction_start,
     )
@@ -249,7 +287,7 @@ def composite_schedule(
     duration: int,
     unit: str,
     max_watts: float,
-    transaction_id: int | None = None,
+    transaction_id: int | str | None = None,
     transaction_start: datetime | None = None,
 ) -> dict[str, Any]:
     """GetCompositeSchedule's ``chargingSchedule``: the limits over ``duration`` seconds.

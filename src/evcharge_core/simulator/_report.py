@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-__all__ = ["ActionCounts", "Report", "StationStats"]
+__all__ = ["ActionCounts", "Report", "StationStats", "answer_statuses"]
+
+
+def answer_statuses(payload: Mapping[str, Any]) -> list[str]:
+    """The statuses a station's answer carries: its ``status``, or the ``attributeStatus``
+    of each item of a 2.0.1 GetVariables / SetVariables answer (empty: none)."""
+    status = payload.get("status")
+    if isinstance(status, str):
+        return [status]
+    for key in ("getVariableResult", "setVariableResult"):
+        items = payload.get(key)
+        if isinstance(items, list):
+            return [str(item.get("attributeStatus")) for item in items if isinstance(item, dict)]
+    return []
 
 
 @attrs.define
@@ -57,6 +70,17 @@ class StationStats:
     invalid_frames: int = 0
     invalid_responses: int = 0
     subprotocol_missing: int = 0
+    #: Statuses of the answers sent to the CSMS's CALLs, by action (see
+    #: :func:`answer_statuses`).
+    answers: dict[str, Counter[str]] = attrs.field(factory=dict)
+    #: The charging profiles installed when the station stopped.
+    charging_profiles: list[dict[str, Any]] = attrs.field(factory=list)
+
+    def count_answer(self, action: str, statuses: Iterable[str]) -> None:
+        """Count the statuses of an answer sent to the CSMS."""
+        statuses = list(statuses)
+        if statuses:
+            self.answers.setdefault(action, Counter()).update(statuses)
 
     def action(self, name: str) -> ActionCounts:
         """The counters of one action (created on first use)."""
@@ -99,11 +123,19 @@ class Report:
     url: str
     duration: float
     stations: list[StationStats]
+    protocol: str = "ocpp1.6"
 
     @classmethod
-    def collect(cls, url: str, duration: float, stations: Iterable[StationStats]) -> Report:
+    def collect(
+        cls,
+        url: str,
+        duration: float,
+        stations: Iterable[StationStats],
+        *,
+        protocol: str = "ocpp1.6",
+    ) -> Report:
         """A report over these stations' stats."""
-        return cls(url=url, duration=duration, stations=list(stations))
+        return cls(url=url, duration=duration, stations=list(stations), protocol=protocol)
 
     def _sum(self, name: str) -> int:
         return sum(int(getattr(stats, name)) for stats in self.stations)
@@ -137,6 +169,18 @@ class Report:
                 total.setdefault(name, ActionCounts()).add(counts)
         return dict(sorted(total.items()))
 
+    def answers(self) -> dict[str, dict[str, int]]:
+        """Statuses of the answers the stations sent, by action, summed over the stations."""
+        total: dict[str, Counter[str]] = {}
+        for stats in self.stations:
+            for action, counter in stats.answers.items():
+                total.setdefault(action, Counter()).update(counter)
+        return {action: dict(sorted(total[action].items())) for action in sorted(total)}
+
+    def charging_profiles(self) -> dict[str, list[dict[str, Any]]]:
+        """The charging profiles installed at the end, by station (stations with any)."""
+        return {s.station_id: s.charging_profiles for s in self.stations if s.charging_profiles}
+
     @property
     def calls_answered(self) -> int:
         """CSMS-initiated CALLs the stations answered (results and errors)."""
@@ -147,6 +191,7 @@ class Report:
         boots = self._counter("boots")
         return {
             "url": self.url,
+            "protocol": self.protocol,
             "duration": round(self.duration, 3),
             "stations": len(self.stations),
             "stations_connected": self.stations_connected,
@@ -165,6 +210,8 @@ class Report:
                 "id_tags_rejected": self._sum("id_tags_rejected"),
             },
             "calls_answered": self.calls_answered,
+            "answers": self.answers(),
+            "charging_profiles": self.charging_profiles(),
             "call_errors_received": dict(sorted(self._counter("call_error_codes").items())),
             "invalid_frames": self._sum("invalid_frames"),
             "invalid_responses": self._sum("invalid_responses"),
@@ -177,6 +224,7 @@ class Report:
         data = self.to_dict()
         lines = [
             f"Simulated {data['stations']} station(s) against {self.url} for {self.duration:.1f} s",
+            f"  protocol: {self.protocol}",
             f"  stations connected: {data['stations_connected']}/{data['stations']}, "
             f"accepted: {data['stations_accepted']}/{data['stations']}",
             f"  connections: {data['connections']} opened, {data['disconnections']} closed by "
@@ -187,6 +235,21 @@ class Report:
             f"{data['transactions']['id_tags_rejected']} id tag(s) rejected",
             f"  CSMS calls answered: {data['calls_answered']}",
         ]
+        if data["answers"]:
+            lines.append("  answers to the CSMS's calls:")
+            lines.extend(
+                f"    {action}: " + ", ".join(f"{n} {status}" for status, n in statuses.items())
+                for action, statuses in data["answers"].items()
+            )
+        profiles = data["charging_profiles"]
+        if profiles:
+            purposes = Counter(p["purpose"] for items in profiles.values() for p in items)
+            lines.append(
+                f"  charging profiles installed at the end: {sum(purposes.values())} on "
+                f"{len(profiles)} station(s) ("
+                + ", ".join(f"{n} {purpose}" for purpose, n in sorted(purposes.items()))
+                + ")"
+            )
         if data["refusals"]:
             lines.append("  connection refusals:")
             lines.extend(f"    {n:>6}  {reason}" for reason, n in data["refusals"].items())

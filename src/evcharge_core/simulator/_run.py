@@ -5,28 +5,46 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
 
 from ._config import SimulationConfig
 from ._report import Report
-from ._station import SimulatedStation
+from ._station import SimulatedStation, StationBase, _utcnow
+from ._station201 import SimulatedStation201
 
-__all__ = ["make_stations", "run_simulation"]
+__all__ = ["make_stations", "run_simulation", "simulated_station"]
 
 logger = logging.getLogger("evcharge_core.simulator")
 
 
-def make_stations(config: SimulationConfig) -> list[SimulatedStation]:
-    """One :class:`SimulatedStation` per station ID, each with its own random generator
-    (seeded from ``config.seed`` and the station ID when a seed is given)."""
+def simulated_station(
+    station_id: str,
+    config: SimulationConfig,
+    *,
+    rng: random.Random | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> SimulatedStation | SimulatedStation201:
+    """A simulated station speaking ``config.protocol``: a :class:`SimulatedStation` for
+    ``ocpp1.6``, a :class:`SimulatedStation201` for ``ocpp2.0.1``."""
+    if config.protocol == SimulatedStation201.protocol:
+        return SimulatedStation201(station_id, config, rng=rng, clock=clock)
+    return SimulatedStation(station_id, config, rng=rng, clock=clock)
+
+
+def make_stations(config: SimulationConfig) -> list[SimulatedStation | SimulatedStation201]:
+    """One station per station ID (see :func:`simulated_station`), each with its own random
+    generator (seeded from ``config.seed`` and the station ID when a seed is given)."""
     stations = []
     for station_id in config.station_ids():
         seeded = config.seed is not None
         rng = random.Random(f"{config.seed}:{station_id}") if seeded else None  # noqa: S311
-        stations.append(SimulatedStation(station_id, config, rng=rng))
+        stations.append(simulated_station(station_id, config, rng=rng))
     return stations
 
 
-async def _start(station: SimulatedStation, delay: float, stop: asyncio.Event) -> None:
+async def _start(station: StationBase[Any], delay: float, stop: asyncio.Event) -> None:
     if delay > 0:
         try:
             await asyncio.wait_for(stop.wait(), delay)
@@ -41,7 +59,7 @@ async def run_simulation(
     config: SimulationConfig,
     *,
     stop: asyncio.Event | None = None,
-    stations: list[SimulatedStation] | None = None,
+    stations: Sequence[StationBase[Any]] | None = None,
 ) -> Report:
     """Simulate ``config.stations`` stations until ``config.duration`` passes or ``stop`` is
     set, then stop them cleanly and report what they saw.
@@ -70,4 +88,6 @@ async def run_simulation(
     for station, result in zip(stations, results, strict=True):
         if isinstance(result, BaseException):
             logger.error("%s: failed", station.station_id, exc_info=result)
-    return Report.collect(config.url, loop.time() - started, (s.stats for s in stations))
+    return Report.collect(
+        config.url, loop.time() - started, (s.stats for s in stations), protocol=config.protocol
+    )

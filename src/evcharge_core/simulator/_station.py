@@ -1,8 +1,10 @@
-"""One simulated charge point on a real websocket: :class:`SimulatedStation`.
+"""One simulated charge point on a real websocket: :class:`SimulatedStation` (OCPP 1.6J).
 
 The station carries frames between a websocket (websockets' asyncio client) and its
 :class:`~evcharge_core.simulator.StationModel`, which decides everything OCPP: this module
-only connects, sends, waits and keeps time.
+only connects, sends, waits and keeps time. What does not depend on the OCPP version
+(connecting, calls, answers, boot and heartbeat, status reports) is in :class:`StationBase`,
+which the OCPP 2.0.1 station (:class:`~evcharge_core.simulator.SimulatedStation201`) shares.
 
 **Tasks.** Per station: the power cycle's connector loops (one per connector, surviving
 reconnections) and, per connection, a receiver and a boot-and-heartbeat task, plus short
@@ -16,8 +18,8 @@ while a call of the station's waits for its answer, and never waits for the lock
 anything an answer makes the station send runs as a separate task.
 
 **Reconnection.** A refused or lost connection is retried with exponential backoff and
-jitter; refusals are counted by reason (:func:`refusal_reason`). Every connection starts
-with a BootNotification. Transaction messages (StartTransaction, StopTransaction) are
+jitter; refusals are counted by reason (:func:`refusal_reason`). Every OCPP 1.6 connection
+starts with a BootNotification. Transaction messages (StartTransaction, StopTransaction) are
 retried across reconnections until the CSMS answers them.
 
 **Ending.** :meth:`SimulatedStation.stop` (or Reset, for a reboot) ends the power cycle:
@@ -28,6 +30,7 @@ code 1000.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -36,7 +39,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -46,18 +49,17 @@ from websockets.typing import Subprotocol
 from .. import __version__
 from ..errors import EvchargeError
 from ._config import SimulationConfig
-from ._model import (
+from ._effects import (
     Answer,
-    Connector,
     Effect,
     InstallFirmware,
     Reboot,
     SendTriggered,
-    StationModel,
     StatusMayHaveChanged,
     UploadDiagnostics,
     Wake,
 )
+from ._model import Connector, StationModel
 from ._ocppj import (
     Call,
     CallError,
@@ -70,14 +72,16 @@ from ._ocppj import (
     encode_call_result,
     parse_frame,
 )
-from ._report import StationStats
+from ._report import StationStats, answer_statuses
 
 __all__ = [
     "CallFailed",
     "CallTimeout",
     "ConnectionLost",
     "InvalidResponse",
+    "SimulatedModel",
     "SimulatedStation",
+    "StationBase",
     "StationCallError",
     "refusal_reason",
 ]
@@ -162,13 +166,62 @@ def _id_tag_status(response: Mapping[str, Any]) -> str | None:
     return status if status in _ID_TAG_STATUSES else None
 
 
-class SimulatedStation:
-    """One simulated OCPP 1.6J charge point. See the module docstring.
+class SimulatedModel(Protocol):
+    """What :class:`StationBase` asks of a station model (:class:`StationModel`,
+    :class:`~evcharge_core.simulator.StationModel201`)."""
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the CSMS accepted the last BootNotification."""
+
+    @property
+    def basic_auth_password(self) -> str | None:
+        """The Basic auth password to present on the next connection, if any."""
+
+    def accept_boot(self, status: str, interval: int) -> None:
+        """Take in a BootNotification answer."""
+
+    def disconnected(self) -> None:
+        """The connection ended."""
+
+    def reboot(self) -> None:
+        """Power cycle."""
+
+    def heartbeat_interval(self) -> int:
+        """Seconds between heartbeats (0: none)."""
+
+    def websocket_ping_interval(self) -> int:
+        """Seconds between websocket pings (0: none)."""
+
+    def transaction_message_retries(self) -> tuple[int, int]:
+        """``(attempts, seconds between them)`` for unanswered transaction messages."""
+
+    def statuses(self) -> Mapping[Any, str]:
+        """Every connector's status, by whatever identifies a connector."""
+
+    def status_notification(self, key: Any, now: datetime) -> dict[str, Any]:
+        """The StatusNotification payload of connector ``key``."""
+
+    def profile_summaries(self) -> list[dict[str, Any]]:
+        """The installed charging profiles, for the report."""
+
+
+ModelT = TypeVar("ModelT", bound=SimulatedModel)
+
+
+class StationBase(abc.ABC, Generic[ModelT]):
+    """What every simulated station does, whatever its OCPP version (see the module
+    docstring); the subclasses say what their version sends and answers.
 
     ``run()`` connects and keeps the station alive until :meth:`stop` is called (or the
     ``stop`` event passed to ``run`` is set), then returns its :class:`StationStats`.
     ``rng`` makes its random choices reproducible; ``clock`` gives the timestamps it sends.
     """
+
+    #: The websocket subprotocol this class speaks.
+    protocol: str = ""
+    #: The StatusNotification field that carries the status.
+    status_field: str = "status"
 
     def __init__(
         self,
@@ -178,19 +231,17 @@ class SimulatedStation:
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
+        if config.protocol != self.protocol:
+            raise ValueError(
+                f"{type(self).__name__} speaks {self.protocol}, not {config.protocol}: "
+                "use simulated_station() to get the right class"
+            )
         self.station_id = station_id
         self.config = config
         self.rng = rng if rng is not None else random.Random()  # noqa: S311 - not crypto
         self.clock = clock
         self.stats = StationStats(station_id)
-        self.model = StationModel.create(
-            station_id,
-            connectors=config.connectors,
-            meter_interval=config.meter_interval,
-            password=config.password,
-            rng=self.rng,
-            max_security_profile=config.max_security_profile,
-        )
+        self.model: ModelT = self._create_model()
         self.url = config.station_url(station_id)
         self._ws: ClientConnection | None = None
         self._call_lock = asyncio.Lock()
@@ -202,9 +253,38 @@ class SimulatedStation:
         self._reboot_kind: str | None = None
         self._boot_retry_at = 0.0
         self._announced = False
-        self._reported: dict[int, str] = {}
+        self._reported: dict[Any, str] = {}
         self._connector_tasks: list[asyncio.Task[None]] = []
         self._session_tasks: set[asyncio.Task[None]] = set()
+
+    # --- what a subclass says -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _create_model(self) -> ModelT:
+        """The station's model, made from ``self.config`` and ``self.rng``."""
+
+    @abc.abstractmethod
+    def _power_cycle(self) -> list[Coroutine[Any, Any, None]]:
+        """The tasks that live as long as a power cycle (the connector loops)."""
+
+    @abc.abstractmethod
+    def _boot_payload(self, *, triggered: bool) -> dict[str, Any]:
+        """The BootNotification payload."""
+
+    @abc.abstractmethod
+    def _decide(self, call: Call) -> Answer:
+        """The model's answer to a CALL from the CSMS."""
+
+    @abc.abstractmethod
+    def _frame_error_code(self, error: FrameError) -> str | None:
+        """The CallError code answering a broken frame (``None``: no answer)."""
+
+    @abc.abstractmethod
+    def _apply_more(self, effect: Effect) -> None:
+        """Carry out an effect this OCPP version has (the common ones are handled)."""
+
+    def _on_call_error(self, action: str, code: str) -> None:
+        """The CSMS answered one of the station's CALLs with a CallError."""
 
     # --- public ---------------------------------------------------------------------------
 
@@ -231,8 +311,7 @@ class SimulatedStation:
                 self._ending = False
                 self._reboot_kind = None
                 self._connector_tasks = [
-                    asyncio.create_task(self._connector_loop(connector))
-                    for connector in self.model.connectors
+                    asyncio.create_task(coroutine) for coroutine in self._power_cycle()
                 ]
                 try:
                     await self._connect_loop()
@@ -248,6 +327,7 @@ class SimulatedStation:
         finally:
             if watcher is not None:
                 watcher.cancel()
+            self.stats.charging_profiles = self.model.profile_summaries()
         return self.stats
 
     async def call(self, action: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -285,6 +365,7 @@ class SimulatedStation:
         if isinstance(reply, CallError):
             counts.call_errors += 1
             self.stats.call_error_codes[reply.code] += 1
+            self._on_call_error(action, reply.code)
             raise CallFailed(action, reply.code, reply.description)
         counts.ok += 1
         return reply.payload
@@ -365,10 +446,10 @@ class SimulatedStation:
 
     async def _open(self) -> ClientConnection | None:
         headers: dict[str, str] = {}
-        password = self.model.configuration.authorization_key
+        password = self.model.basic_auth_password
         if password:
             headers["Authorization"] = build_authorization_basic(self.station_id, password)
-        ping = self.model.configuration.integer("WebSocketPingInterval") or None
+        ping = self.model.websocket_ping_interval() or None
         connecting: asyncio.Future[ClientConnection] = asyncio.ensure_future(
             connect(
                 self.url,
@@ -479,14 +560,10 @@ class SimulatedStation:
         except FrameError as error:
             self.stats.invalid_frames += 1
             logger.warning("%s: invalid frame from the CSMS: %s", self.station_id, error)
-            if error.is_call and error.unique_id is not None:
+            code = self._frame_error_code(error)
+            if code is not None and error.unique_id is not None:
                 with contextlib.suppress(ConnectionLost):
-                    await self._send(
-                        ws,
-                        encode_call_error(
-                            error.unique_id, ErrorCode.FORMATION_VIOLATION, str(error)
-                        ),
-                    )
+                    await self._send(ws, encode_call_error(error.unique_id, code, str(error)))
             return
         if isinstance(frame, Call):
             await self._answer(ws, frame)
@@ -506,7 +583,7 @@ class SimulatedStation:
         counts = self.stats.action(call.action)
         counts.received += 1
         try:
-            answer = self.model.answer(call.action, call.payload, self.clock())
+            answer = self._decide(call)
         except Exception:
             logger.exception("%s: failed to answer %s", self.station_id, call.action)
             answer = Answer(
@@ -517,6 +594,7 @@ class SimulatedStation:
             text = encode_call_error(call.unique_id, answer.error.code, answer.error.description)
         else:
             counts.answered += 1
+            self.stats.count_answer(call.action, answer_statuses(answer.payload or {}))
             text = encode_call_result(call.unique_id, answer.payload or {})
         try:
             await self._send(ws, text)
@@ -530,22 +608,18 @@ class SimulatedStation:
             self._spawn(self._report_statuses())
         elif isinstance(effect, Wake):
             self._changed()
-        elif isinstance(effect, SendTriggered):
-            self._spawn(self._send_triggered(effect.message, effect.connector_id))
         elif isinstance(effect, Reboot):
             if self._reboot_kind is None:
                 self._reboot_kind = effect.kind
                 self._end_power_cycle()
-        elif isinstance(effect, UploadDiagnostics):
-            self._spawn(self._upload_diagnostics())
-        elif isinstance(effect, InstallFirmware):
-            self._spawn(self._install_firmware(effect.retrieve_at))
+        else:
+            self._apply_more(effect)
 
     # --- boot, heartbeat, statuses --------------------------------------------------------
 
-    async def _boot(self) -> tuple[str, int]:
+    async def _boot(self, *, triggered: bool = False) -> tuple[str, int]:
         """Send a BootNotification and take in the answer."""
-        response = await self.call("BootNotification", self.model.boot_notification())
+        response = await self.call("BootNotification", self._boot_payload(triggered=triggered))
         status, interval = response.get("status"), response.get("interval")
         if (
             status not in _BOOT_STATUSES
@@ -587,7 +661,8 @@ class SimulatedStation:
                     continue
             if not self._announced:
                 await self._report_statuses()
-                self._announced = True
+                # still registered: the CSMS may have refused the reports (SecurityError)
+                self._announced = self.model.accepted
                 self._changed()
                 last_heartbeat = loop.time()
                 continue
@@ -604,27 +679,27 @@ class SimulatedStation:
             else:
                 await self._nap(due - loop.time() if interval > 0 else None)
 
-    async def _report_statuses(self, force: Iterable[int] = ()) -> None:
+    async def _report_statuses(self, force: Iterable[Any] = ()) -> None:
         """Send a StatusNotification for each connector whose status changed since last
         reported (and for those in ``force``, even while not accepted)."""
         forced = set(force)
         async with self._status_lock:
             for _ in range(_STATUS_PASSES):
                 sent = False
-                for connector_id, status in self.model.statuses().items():
-                    if connector_id not in forced and (
-                        not self.model.accepted or self._reported.get(connector_id) == status
+                for key, status in self.model.statuses().items():
+                    if key not in forced and (
+                        not self.model.accepted or self._reported.get(key) == status
                     ):
                         continue
-                    payload = self.model.status_notification(connector_id, self.clock())
+                    payload = self.model.status_notification(key, self.clock())
                     try:
                         await self.call("StatusNotification", payload)
                     except ConnectionLost:
                         return
                     except StationCallError:
                         pass
-                    self._reported[connector_id] = payload["status"]
-                    forced.discard(connector_id)
+                    self._reported[key] = payload[self.status_field]
+                    forced.discard(key)
                     sent = True
                 if not sent:
                     return
@@ -632,6 +707,65 @@ class SimulatedStation:
     async def _quietly(self, send: Awaitable[object]) -> None:
         with contextlib.suppress(StationCallError):
             await send
+
+    async def _deliver(self, action: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Send a transaction message until the CSMS answers it (across reconnections), up to
+        the model's attempts for timeouts and CallErrors (1.6: ``TransactionMessageAttempts``,
+        2.0.1: ``MessageAttempts[TransactionEvent]``); ``None`` if it never did (or the station
+        is ending while offline)."""
+        attempts = 0
+        while True:
+            await self._wait_until(lambda: self.accepted or self._ending)
+            if not self.accepted:
+                return None
+            try:
+                return await self.call(action, payload)
+            except ConnectionLost:
+                continue
+            except StationCallError:
+                attempts += 1
+                most, interval = self.model.transaction_message_retries()
+                if attempts >= max(1, most):
+                    return None
+                await self._wait_until(lambda: self._ending, interval * attempts)
+
+
+class SimulatedStation(StationBase[StationModel]):
+    """One simulated OCPP 1.6J charge point. See the module docstring and
+    :class:`StationBase`."""
+
+    protocol = "ocpp1.6"
+
+    def _create_model(self) -> StationModel:
+        config = self.config
+        return StationModel.create(
+            self.station_id,
+            connectors=config.connectors,
+            meter_interval=config.meter_interval,
+            password=config.password,
+            rng=self.rng,
+            max_security_profile=config.max_security_profile,
+        )
+
+    def _power_cycle(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._connector_loop(connector) for connector in self.model.connectors]
+
+    def _boot_payload(self, *, triggered: bool) -> dict[str, Any]:
+        return self.model.boot_notification()
+
+    def _decide(self, call: Call) -> Answer:
+        return self.model.answer(call.action, call.payload, self.clock())
+
+    def _frame_error_code(self, error: FrameError) -> str | None:
+        return ErrorCode.FORMATION_VIOLATION if error.is_call else None
+
+    def _apply_more(self, effect: Effect) -> None:
+        if isinstance(effect, SendTriggered):
+            self._spawn(self._send_triggered(effect.message, effect.connector_id))
+        elif isinstance(effect, UploadDiagnostics):
+            self._spawn(self._upload_diagnostics())
+        elif isinstance(effect, InstallFirmware):
+            self._spawn(self._install_firmware(effect.retrieve_at))
 
     async def _send_triggered(self, message: str, connector_id: int | None) -> None:
         every = range(len(self.model.connectors) + 1)
@@ -719,27 +853,6 @@ class SimulatedStation:
         if status is None:
             self.stats.invalid_responses += 1
         return status
-
-    async def _deliver(self, action: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Send a transaction message until the CSMS answers it (across reconnections), up to
-        ``TransactionMessageAttempts`` times for timeouts and CallErrors; ``None`` if it never
-        did (or the station is ending while offline)."""
-        attempts = 0
-        config = self.model.configuration
-        while True:
-            await self._wait_until(lambda: self.accepted or self._ending)
-            if not self.accepted:
-                return None
-            try:
-                return await self.call(action, payload)
-            except ConnectionLost:
-                continue
-            except StationCallError:
-                attempts += 1
-                if attempts >= max(1, config.integer("TransactionMessageAttempts")):
-                    return None
-                delay = config.integer("TransactionMessageRetryInterval") * attempts
-                await self._wait_until(lambda: self._ending, delay)
 
     async def _charging_session(self, connector: Connector, id_tag: str, *, remote: bool) -> None:
         number = connector.connector_id
