@@ -37,7 +37,14 @@ from .domain.model import Area, BootConfiguration, Charger, Connector, Station
 from .domain.transactions import AuthorizationStatus, IdToken
 from .domain.values import ConnectorFormat, ConnectorStandard, CurrentType, PowerType, Protocol
 from .service import StationService
-from .simulator import Report, SimulatedStation, SimulationConfig, make_stations, run_simulation
+from .simulator import (
+    Report,
+    SimulatedStation,
+    SimulatedStation201,
+    SimulationConfig,
+    make_stations,
+    run_simulation,
+)
 
 __all__ = [
     "DEMO_AREAS",
@@ -236,7 +243,7 @@ class Demo:
 
     def __init__(self, url: str) -> None:
         self.config = demo_config(url)
-        self.stations: list[SimulatedStation] = make_stations(self.config)
+        self.stations: list[SimulatedStation | SimulatedStation201] = make_stations(self.config)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[Report] | None = None
 
