@@ -40,3 +40,16 @@ def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repos
     repo = asyncio.run(open_repository(url))
     yield repo
     asyncio.run(repo.close())
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database on the test PostgreSQL server for the whole run, dropped at its end (the
+    tests skip when no server is reachable: see ``tests/postgres.py``)."""
+    from .postgres import create_database, drop_database
+
+    url = create_database()
+    try:
+        yield url
+    finally:
+        drop_database(url)

@@ -3,7 +3,9 @@
 The one place that knows every adapter. Database selection (CONTRACT.md), for the CLI and
 the server alike: ``--db URL``, else ``EVCHARGE_DB``, else ``evcharge.db`` in the working
 directory. A bare path or ``sqlite:///PATH`` is SQLite; ``memory://`` is the in-memory
-repository. The schema is created or migrated on first use.
+repository; ``postgresql://...`` or ``postgres://...`` (a libpq URL) is PostgreSQL, which needs
+the ``postgres`` extra (``pip install 'evcharge-core[postgres]'``). The schema is created or
+migrated on first use.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Final
 from .errors import StorageError
 from .ports import Repository
 
-__all__ = ["DEFAULT_DB", "ENV_DB", "open_repository", "resolve_db_url"]
+__all__ = ["DEFAULT_DB", "ENV_DB", "POSTGRES_SCHEMES", "open_repository", "resolve_db_url"]
 
 ENV_DB: Final = "EVCHARGE_DB"
 DEFAULT_DB: Final = "evcharge.db"
+POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
 
 
 def resolve_db_url(cli_value: str | None, environ: Mapping[str, str]) -> str:
@@ -34,6 +37,8 @@ async def open_repository(url: str) -> Repository:
         from .adapters.memory import InMemoryRepository
 
         return InMemoryRepository()
+    if url.startswith(POSTGRES_SCHEMES):
+        return await _open_postgres(url)
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         if not path.startswith("/"):
@@ -44,8 +49,19 @@ async def open_repository(url: str) -> Repository:
     elif "://" in url:
         scheme = url.split("://", 1)[0]
         raise StorageError(
-            f"unsupported database URL scheme {scheme!r} (use a path, sqlite:///PATH or memory://)"
+            f"unsupported database URL scheme {scheme!r} (use a path, sqlite:///PATH, memory://"
+            " or postgresql://...)"
         )
     from .adapters.sqlite import SQLiteRepository
 
     return await SQLiteRepository.open(Path(url))
+
+
+async def _open_postgres(url: str) -> Repository:
+    try:
+        from .adapters.postgres import PostgresRepository
+    except ImportError as exc:  # psycopg is an optional dependency
+        raise StorageError(
+            f"PostgreSQL needs the postgres extra: pip install 'evcharge-core[postgres]' ({exc})"
+        ) from exc
+    return await PostgresRepository.open(url)
