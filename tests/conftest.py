@@ -42,10 +42,10 @@ def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repos
     asyncio.run(repo.close())
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database on the test PostgreSQL server for the whole run, dropped at its end (the
-    tests skip when no server is reachable: see ``tests/postgres.py``)."""
+@pytest.fixture
+def postgres_db() -> Iterator[str]:
+    """The URL of a new, empty database on the test PostgreSQL server, dropped after the
+    test (which skips when no server is reachable: see ``tests/postgres.py``)."""
     from .postgres import create_database, drop_database
 
     url = create_database()

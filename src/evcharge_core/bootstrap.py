@@ -13,11 +13,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .errors import StorageError
 from .ports import Repository
 
-__all__ = ["DEFAULT_DB", "ENV_DB", "POSTGRES_SCHEMES", "open_repository", "resolve_db_url"]
+__all__ = [
+    "DEFAULT_DB",
+    "ENV_DB",
+    "POSTGRES_SCHEMES",
+    "display_db_url",
+    "open_repository",
+    "resolve_db_url",
+]
 
 ENV_DB: Final = "EVCHARGE_DB"
 DEFAULT_DB: Final = "evcharge.db"
@@ -29,6 +37,28 @@ def resolve_db_url(cli_value: str | None, environ: Mapping[str, str]) -> str:
     if cli_value:
         return cli_value
     return environ.get(ENV_DB) or DEFAULT_DB
+
+
+def display_db_url(url: str) -> str:
+    """A database URL as it may be shown (in errors, logs): its password, in the user part
+    or a ``password=`` parameter, replaced by ``***``; paths and URLs without one as given."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<a database URL that cannot be parsed>"
+    netloc, query = parts.netloc, parts.query
+    userinfo, at, hosts = netloc.rpartition("@")
+    if ":" in userinfo:
+        netloc = userinfo.split(":", 1)[0] + ":***" + at + hosts
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(key == "password" for key, _ in pairs):
+        query = urlencode(
+            [(key, "***" if key == "password" else value) for key, value in pairs], safe="*"
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    shown = f"{parts.scheme}://{netloc}{parts.path}"
+    return shown + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 async def open_repository(url: str) -> Repository:

@@ -78,7 +78,7 @@ from .adapters.websocket import (
     StationSession,
     WebsocketGateway,
 )
-from .bootstrap import open_repository, resolve_db_url
+from .bootstrap import display_db_url, open_repository, resolve_db_url
 from .bus import LocalEventBus
 from .charging import ChargingService
 from .commands import CommandService
@@ -304,7 +304,11 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
     try:
         repository = await open_repository(url)
     except StorageError as error:
-        print(f"error: cannot open the database {url}: {error}", file=sys.stderr, flush=True)
+        print(
+            f"error: cannot open the database {display_db_url(url)}: {error}",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     try:
         metrics = CollectorRegistry()  # the admin API's, with the OCPP metrics in it
@@ -329,7 +333,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
             await gateway.close()
             await core.commands.aclose()
     except StorageError as error:
-        print(f"error: database {url}: {error}", file=sys.stderr, flush=True)
+        print(f"error: database {display_db_url(url)}: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
         await repository.close()

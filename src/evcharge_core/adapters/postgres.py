@@ -80,7 +80,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import attrs
 import cattrs.preconf.json
@@ -90,6 +89,7 @@ import psycopg.errors
 from psycopg import AsyncConnection, pq
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from ..bootstrap import display_db_url as display_url
 from ..domain.activation import ThrottleState
 from ..domain.model import (
     Activation,
@@ -156,28 +156,6 @@ _Row = tuple[Any, ...]
 
 
 # --- the URL ---------------------------------------------------------------------------------
-
-
-def display_url(url: str) -> str:
-    """``url`` as it may be shown: the password (in the user part or a ``password=``
-    parameter) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<a PostgreSQL URL that cannot be parsed>"
-    netloc, query = parts.netloc, parts.query
-    userinfo, at, hosts = netloc.rpartition("@")
-    if ":" in userinfo:
-        netloc = userinfo.split(":", 1)[0] + ":***" + at + hosts
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if any(key == "password" for key, _ in pairs):
-        query = urlencode(
-            [(key, "***" if key == "password" else value) for key, value in pairs], safe="*"
-        )
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url
-    shown = f"{parts.scheme}://{netloc}{parts.path}"
-    return shown + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def _check_url(url: str, shown: str) -> None:
@@ -1006,7 +984,9 @@ def _error(shown: str, doing: str, exc: BaseException) -> StorageError:
     elif isinstance(exc, PoolTimeout):
         detail = f"no connection to the database could be had ({exc})"
     else:
-        detail = str(exc).strip() or type(exc).__name__
+        # libpq's messages may span lines (a hint on the second): one line, for logs.
+        detail = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+        detail = detail or type(exc).__name__
     return StorageError(f"{shown}: cannot {doing}: {detail}")
 
 
