@@ -572,6 +572,12 @@ _CONNECTOR_COLUMN_NAMES: Final = (
     "custom_fields", "status", "closed",
 )  # fmt: skip
 _CONNECTOR_CHARGER_AT: Final = _CONNECTOR_COLUMN_NAMES.index("charger_id")
+_STATION_CODE_AT: Final = _STATION_COLUMN_NAMES.index("code")
+_CHARGER_KEYS_AT: Final = tuple(
+    _CHARGER_COLUMN_NAMES.index(name) for name in ("station_id", "evse_id", "code")
+)
+_CONNECTOR_KEYS_AT: Final = (_CONNECTOR_CHARGER_AT,)
+"""Columns of unique or foreign keys, besides the primary key."""
 
 
 def _insert_sql(table: str, names: Sequence[str]) -> str:
@@ -975,6 +981,13 @@ class _Op:
     many: bool = False
 
 
+_STATEMENTS_PER_QUERY: Final = 500
+"""Statements sent in one query string at most (a large import is several round trips)."""
+_BEGIN: Final = _Op("BEGIN ISOLATION LEVEL REPEATABLE READ")
+_SAVEPOINT_WORK: Final = _Op("SAVEPOINT work")
+_RELEASE_WORK: Final = _Op("RELEASE SAVEPOINT work")
+
+
 def _error(shown: str, doing: str, exc: BaseException) -> StorageError:
     if isinstance(exc, psycopg.errors.SerializationFailure):
         detail = (
@@ -998,6 +1011,9 @@ class _PgTransaction:
         self.batch = batch
         self.shown = repository.shown
         self._open = True
+        self.savepoint_pending = True
+        """Whether this unit's savepoint is still to be taken (with its first statement: a
+        unit that runs none costs no round trip)."""
         self._stations = _PgStationStore(self)
         self._areas = _PgAreaStore(self)
         self._attempts = _PgActivationAttemptStore(self)
@@ -1042,34 +1058,74 @@ class _PgTransaction:
     def end(self) -> None:
         self._open = False
 
+    def _prefix(self) -> builtins.list[_Op]:
+        """What must run before this unit's first statement, sent in the same round trip:
+        the batch's ``BEGIN`` if it is the batch's first, the release of the previous unit's
+        savepoint, and this unit's own ``SAVEPOINT``."""
+        batch = self.batch
+        prefix = []
+        if not batch.begun:
+            prefix.append(_BEGIN)
+            batch.begun = True
+        if batch.pending_release:
+            prefix.append(_RELEASE_WORK)
+            batch.pending_release = False
+        if self.savepoint_pending:
+            prefix.append(_SAVEPOINT_WORK)
+            self.savepoint_pending = False
+        return prefix
+
     async def run(self, doing: str, ops: Sequence[_Op]) -> builtins.list[Any]:
-        """Run ``ops`` in one round trip (pipeline mode); for each, its rows (``rows``) or
-        its row count. Database errors become StorageError, except unique violations, which
-        the caller turns into Conflict."""
+        """Run ``ops`` in one round trip; for each, its rows (``rows``) or its row count
+        (summed over the rows of a ``many``). Database errors become StorageError, except
+        unique violations, which the caller turns into Conflict.
+
+        The statements are sent as one query string with the parameters bound on the client
+        (:class:`psycopg.AsyncClientCursor`): one write and one wait for the whole step,
+        where pipeline mode waits on the event loop once per statement, which costs more
+        CPU than the server's parsing that binding on the server would save."""
+        self.conn()
+        for _ in range(self._repository.max_connections + 1):
+            prefix = self._prefix()
+            try:
+                return (await self._send(doing, [*prefix, *ops]))[len(prefix) :]
+            except StorageError:
+                if prefix[:1] != [_BEGIN] or not (self.batch.conn.broken or self.batch.conn.closed):
+                    raise
+            # The batch's first statement found its pooled connection dead (the server
+            # restarted, an administrator ended it): nothing was done on it yet, so the step
+            # runs again on another connection.
+            self.batch.begun, self.savepoint_pending = False, True
+            await self._repository._reconnect(self.batch)
+        raise StorageError(f"{self.shown}: cannot {doing}: every pooled connection was broken")
+
+    async def _send(self, doing: str, ops: builtins.list[_Op]) -> builtins.list[Any]:
         conn = self.conn()
-        ops = [op for op in ops if not op.many or op.params]
+        statements = [
+            (index, op.sql, params)
+            for index, op in enumerate(ops)
+            for params in (op.params if op.many else [op.params])
+        ]
+        results: builtins.list[Any] = [[] if op.rows else 0 for op in ops]
+        cursor = psycopg.AsyncClientCursor(conn)
         try:
-            if len(ops) == 1 and not ops[0].many:
-                cursor = await conn.execute(ops[0].sql, ops[0].params)
-                return [await cursor.fetchall() if ops[0].rows else cursor.rowcount]
-            cursors = []
-            async with conn.pipeline() as pipeline:
-                for op in ops:
-                    cursor = conn.cursor()
-                    if op.many:
-                        await cursor.executemany(op.sql, op.params)
+            for start in range(0, len(statements), _STATEMENTS_PER_QUERY):
+                chunk = statements[start : start + _STATEMENTS_PER_QUERY]
+                query = "; ".join(sql for _, sql, _ in chunk)
+                params = [value for _, _, values in chunk if values for value in values]
+                await cursor.execute(query, params or None)
+                for position, (index, _, _) in enumerate(chunk):
+                    if position:
+                        cursor.nextset()
+                    if ops[index].rows:
+                        results[index] = await cursor.fetchall()
                     else:
-                        await cursor.execute(op.sql, op.params)
-                    cursors.append(cursor)
-                await pipeline.sync()
-                return [
-                    await cursor.fetchall() if op.rows else cursor.rowcount
-                    for cursor, op in zip(cursors, ops, strict=True)
-                ]
+                        results[index] += max(cursor.rowcount, 0)
         except psycopg.errors.UniqueViolation:
             raise
         except (psycopg.Error, PoolTimeout) as exc:
             raise _error(self.shown, doing, exc) from exc
+        return results
 
     async def rows(self, doing: str, sql: str, params: Any = None) -> builtins.list[_Row]:
         rows: builtins.list[_Row] = (await self.run(doing, [_Op(sql, params, rows=True)]))[0]
@@ -1326,12 +1382,9 @@ def _write_ops(
         _Op("DELETE FROM connectors WHERE id = ANY(%s::text[])", (gone_connectors,))
         if gone_connectors
         else None,
-        _Op(
-            "DELETE FROM connector_specs WHERE station_id = %s AND position >= %s",
-            spec_cuts,
-            many=True,
-        ),
+        _write("DELETE FROM connector_specs WHERE station_id = %s AND position >= %s", spec_cuts),
     ]
+    moved = False
     station_updates: builtins.list[_Row] = []
     station_inserts: builtins.list[_Row] = []
     spec_updates: builtins.list[_Row] = []
@@ -1344,41 +1397,71 @@ def _write_ops(
             continue
         if entry.row != old.row:
             station_updates.append(_update_params(entry.row, 1))
+            moved = moved or entry.row[_STATION_CODE_AT] != old.row[_STATION_CODE_AT]
         for position, row in entry.specs.items():
             was = old.specs.get(position)
             if was is None:
                 spec_inserts.append(row)
             elif was != row:
                 spec_updates.append(_update_params(row, 2))
-    charger_updates, charger_inserts = _changes(old_chargers, new_chargers)
-    connector_updates, connector_inserts = _changes(old_connectors, new_connectors)
-    ops += [
-        _Op(_UPDATE_STATION, station_updates, many=True),
-        _Op(_INSERT_STATION, station_inserts, many=True),
-        _Op(_UPDATE_SPEC, spec_updates, many=True),
-        _Op(_INSERT_SPEC, spec_inserts, many=True),
-        _Op(_UPDATE_CHARGER, charger_updates, many=True),
-        _Op(_INSERT_CHARGER, charger_inserts, many=True),
-        _Op(_UPDATE_CONNECTOR, connector_updates, many=True),
-        _Op(_INSERT_CONNECTOR, connector_inserts, many=True),
-        _Op("SET CONSTRAINTS ALL IMMEDIATE"),
-        _Op("RELEASE SAVEPOINT save_stations"),
+    charger_updates, charger_inserts, chargers_moved = _changes(
+        old_chargers, new_chargers, _CHARGER_KEYS_AT
+    )
+    connector_updates, connector_inserts, connectors_moved = _changes(
+        old_connectors, new_connectors, _CONNECTOR_KEYS_AT
+    )
+    writes = [
+        _write(_UPDATE_STATION, station_updates),
+        _write(_INSERT_STATION, station_inserts),
+        _write(_UPDATE_SPEC, spec_updates),
+        _write(_INSERT_SPEC, spec_inserts),
+        _write(_UPDATE_CHARGER, charger_updates),
+        _write(_INSERT_CHARGER, charger_inserts),
+        _write(_UPDATE_CONNECTOR, connector_updates),
+        _write(_INSERT_CONNECTOR, connector_inserts),
     ]
+    only_updates = not (
+        moved
+        or chargers_moved
+        or connectors_moved
+        or gone_chargers
+        or gone_connectors
+        or spec_cuts
+        or station_inserts
+        or spec_inserts
+        or charger_inserts
+        or connector_inserts
+    )
+    if only_updates:
+        # No unique or foreign key column changes and no row comes or goes (a status
+        # report, a heartbeat): nothing can collide, so no savepoint is needed.
+        return [op for op in writes if op is not None]
+    ops += [*writes, _Op("SET CONSTRAINTS ALL IMMEDIATE"), _Op("RELEASE SAVEPOINT save_stations")]
     return [op for op in ops if op is not None]
 
 
+def _write(sql: str, rows: builtins.list[_Row]) -> _Op | None:
+    """One statement for some rows: none, one execution, or one per row."""
+    if not rows:
+        return None
+    return _Op(sql, rows[0]) if len(rows) == 1 else _Op(sql, rows, many=True)
+
+
 def _changes(
-    old: dict[str, _Row], new: dict[str, _Row]
-) -> tuple[builtins.list[_Row], builtins.list[_Row]]:
-    """Update parameters of the rows that changed, and the rows that are new."""
+    old: dict[str, _Row], new: dict[str, _Row], keys_at: tuple[int, ...]
+) -> tuple[builtins.list[_Row], builtins.list[_Row], bool]:
+    """Update parameters of the rows that changed, the rows that are new, and whether a
+    changed row changed a column of a unique or foreign key (at ``keys_at``)."""
     updates, inserts = [], []
+    moved = False
     for key, row in new.items():
         was = old.get(key)
         if was is None:
             inserts.append(row)
         elif was != row:
             updates.append(_update_params(row, 1))
-    return updates, inserts
+            moved = moved or any(row[i] != was[i] for i in keys_at)
+    return updates, inserts, moved
 
 
 class _PgAreaStore:
@@ -1660,7 +1743,7 @@ class _Batch:
     """Units of work sharing one PostgreSQL transaction, committed together (group commit):
     see :meth:`PostgresRepository.transaction`."""
 
-    __slots__ = ("conn", "done", "pending_release", "units", "waiters")
+    __slots__ = ("begun", "conn", "done", "pending_release", "units", "waiters")
 
     def __init__(self, conn: AsyncConnection[Any], done: asyncio.Future[None]) -> None:
         self.conn = conn
@@ -1670,9 +1753,12 @@ class _Batch:
         """Units begun in it (bounded by the repository's batch limit)."""
         self.waiters = 0
         """Units that ended normally and wait for the commit."""
+        self.begun = False
+        """Whether ``BEGIN`` was sent (with the batch's first statement: one round trip fewer
+        per batch, and none for units that run no statement)."""
         self.pending_release = False
         """Whether the last unit's savepoint is still to be released (lazily, with the next
-        unit's ``SAVEPOINT``: one round trip fewer per unit)."""
+        unit's first statement, or never: ``COMMIT`` releases it)."""
 
 
 class _Unit(contextlib.AbstractAsyncContextManager[_PgTransaction]):
@@ -1709,9 +1795,11 @@ class _Unit(contextlib.AbstractAsyncContextManager[_PgTransaction]):
         try:
             tx.end()
             if exc_type is not None:
-                await repository._roll_back(tx.batch)
+                if not tx.savepoint_pending:  # else the unit ran nothing: nothing to undo
+                    await repository._roll_back(tx.batch)
                 return
-            tx.batch.pending_release = True
+            if not tx.savepoint_pending:
+                tx.batch.pending_release = True
             tx.batch.waiters += 1
         finally:
             repository._holder = None
@@ -1731,6 +1819,7 @@ class PostgresRepository:
         self.shown = shown
         """The URL with its password masked (what error messages name)."""
         self._batch_limit = batch_limit
+        self.max_connections = pool.max_size
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[object] | None = None
         self._batch: _Batch | None = None
@@ -1809,54 +1898,32 @@ class PostgresRepository:
         return _Unit(self)
 
     async def _unit_batch(self) -> _Batch:
-        """The open batch with the unit's savepoint taken; a new one if there is none or
-        the open one is full."""
+        """The open batch; a new one if there is none or the open one is full. (The unit's
+        savepoint is taken with its first statement: see :meth:`_PgTransaction.run`.)"""
         batch = self._batch
         if batch is not None and batch.units >= self._batch_limit:
             await self._commit(batch)
             batch = None
         if batch is None:
-            conn = await self._begin()
+            conn = await self._connection()
             loop = asyncio.get_running_loop()
             batch = self._batch = _Batch(conn, loop.create_future())
             self._committer = loop.create_task(self._commit_later(batch))
             return batch
-        sql = (
-            "RELEASE SAVEPOINT work; SAVEPOINT work" if batch.pending_release else "SAVEPOINT work"
-        )
-        try:
-            await batch.conn.execute(sql)
-        except psycopg.Error as exc:
-            error = _error(self.shown, "start a transaction", exc)
-            await self._abandon(batch, error)
-            raise error from exc
-        batch.pending_release = False
         batch.units += 1
         return batch
 
-    async def _begin(self) -> AsyncConnection[Any]:
-        """A pooled connection in a new transaction, with the first unit's savepoint. A
-        connection found broken (the server restarted, an administrator ended it) is dropped
-        and the next one tried, so a unit fails only when no working connection comes within
-        the timeout."""
-        pool = self._pool
-        for _ in range(pool.max_size + 1):
-            try:
-                conn = await pool.getconn()
-            except PoolTimeout as exc:
-                raise _error(self.shown, "start a transaction", exc) from exc
-            try:
-                await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SAVEPOINT work")
-            except psycopg.Error as exc:
-                broken = conn.broken or conn.closed
-                await self._give_back(conn)
-                if not broken:
-                    raise _error(self.shown, "start a transaction", exc) from exc
-                continue
-            return conn
-        raise StorageError(
-            f"{self.shown}: cannot start a transaction: every pooled connection was broken"
-        )
+    async def _connection(self) -> AsyncConnection[Any]:
+        """A pooled connection (the batch's transaction begins with its first statement)."""
+        try:
+            return await self._pool.getconn()
+        except PoolTimeout as exc:
+            raise _error(self.shown, "start a transaction", exc) from exc
+
+    async def _reconnect(self, batch: _Batch) -> None:
+        """Give a broken connection back (the pool drops it) and take another."""
+        await self._give_back(batch.conn)
+        batch.conn = await self._connection()
 
     async def _give_back(self, conn: AsyncConnection[Any]) -> None:
         """Return a connection to the pool, closed unless it is idle and well."""
@@ -1893,7 +1960,8 @@ class PostgresRepository:
         """Commit the batch, tell its units, and give its connection back."""
         self._batch = None
         try:
-            await batch.conn.execute("COMMIT")
+            if batch.begun:
+                await batch.conn.execute("COMMIT")
         except psycopg.Error as exc:
             await self._abandon(batch, _error(self.shown, "commit", exc))
             return
