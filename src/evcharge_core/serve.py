@@ -7,8 +7,9 @@ Usage (this slice)::
                                   [--admin-token TOKEN] [--public-url URL]
                                   [--heartbeat-interval 300]
 
-It opens the database (``--db``, else ``EVCHARGE_DB``, else ``evcharge.db``; the schema is
-created or migrated), marks every station disconnected (a crashed process leaves stations
+It opens the database (``--db``, else ``EVCHARGE_DB``, else ``evcharge.db``: a path or
+``sqlite:///PATH``, ``memory://``, or ``postgresql://...`` with the ``postgres`` extra; the
+schema is created or migrated), marks every station disconnected (a crashed process leaves stations
 stored as connected), starts the OCPP websocket gateway and the admin HTTP API (in the same
 event loop) and prints::
 
@@ -142,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db",
         metavar="URL",
-        help="database: a path, sqlite:///PATH or memory:// (default: $EVCHARGE_DB, "
-        "else evcharge.db)",
+        help="database: a path, sqlite:///PATH, memory:// or postgresql://... (default: "
+        "$EVCHARGE_DB, else evcharge.db)",
     )
     parser.add_argument(
         "--host",

@@ -597,3 +597,47 @@ def test_timestamps_come_back_as_the_same_instants(db: str) -> None:
     assert stored.activation.activated_at is not None
     assert stored.activation.activated_at.utcoffset() == timedelta(0)
     assert stored.activation.activated_at == at.astimezone(UTC)
+
+
+def _allow_connections(url: str, *, allowed: bool) -> None:
+    from psycopg import sql
+
+    from ..postgres import ADMIN_URL
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+                sql.Identifier(name), sql.SQL("true" if allowed else "false")
+            )
+        )
+
+
+def test_an_unreachable_database_fails_units_and_the_repository_recovers(db: str) -> None:
+    """While no connection can be had, units raise StorageError (the first after the
+    timeout, the next ones sooner); once the database is back, units run again."""
+
+    async def run() -> None:
+        repository = await PostgresRepository.open(db, timeout=1.0)
+        try:
+            await _save(repository, _station())
+            await asyncio.to_thread(_allow_connections, db, allowed=False)
+            await asyncio.to_thread(terminate_sessions, db)
+            for _ in range(2):
+                with pytest.raises(StorageError, match="no connection to the database"):
+                    await _get_many(repository, ["ST1"])
+            await asyncio.to_thread(_allow_connections, db, allowed=True)
+            for _ in range(120):  # the pool reconnects in the background, with back-off
+                try:
+                    found = await _get_many(repository, ["ST1"])
+                except StorageError:
+                    await asyncio.sleep(0.25)
+                    continue
+                assert found == {"ST1": _station()}
+                return
+            raise AssertionError("the repository never got a connection again")
+        finally:
+            await asyncio.to_thread(_allow_connections, db, allowed=True)
+            await repository.close()
+
+    asyncio.run(run())

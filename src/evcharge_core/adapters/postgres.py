@@ -137,6 +137,7 @@ __all__ = [
     "MIGRATIONS",
     "MIGRATION_LOCK",
     "SCHEMA_VERSION",
+    "UNREACHABLE_WAIT",
     "Migration",
     "PostgresRepository",
     "display_url",
@@ -146,6 +147,9 @@ T = TypeVar("T")
 
 DEFAULT_BATCH_LIMIT: Final = 64
 """Units of work that share one PostgreSQL transaction at most (see the module docstring)."""
+
+UNREACHABLE_WAIT: Final = 0.5
+"""Seconds a unit waits for a connection while the last wait for one timed out."""
 
 MIGRATION_LOCK: Final = 0x4556_4348_4D49_4752
 """The advisory lock key openings hold while they migrate (``EVCHMIGR``)."""
@@ -1820,6 +1824,8 @@ class PostgresRepository:
         """The URL with its password masked (what error messages name)."""
         self._batch_limit = batch_limit
         self.max_connections = pool.max_size
+        self._timeout = pool.timeout
+        self._reachable = True
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[object] | None = None
         self._batch: _Batch | None = None
@@ -1914,11 +1920,19 @@ class PostgresRepository:
         return batch
 
     async def _connection(self) -> AsyncConnection[Any]:
-        """A pooled connection (the batch's transaction begins with its first statement)."""
+        """A pooled connection (the batch's transaction begins with its first statement).
+
+        Units are serialised, so while the server is unreachable each would wait the whole
+        timeout behind the one before; once a wait timed out, the next ones wait at most
+        :data:`UNREACHABLE_WAIT` until a connection comes again (the pool keeps trying)."""
+        timeout = self._timeout if self._reachable else min(self._timeout, UNREACHABLE_WAIT)
         try:
-            return await self._pool.getconn()
+            conn = await self._pool.getconn(timeout=timeout)
         except PoolTimeout as exc:
+            self._reachable = False
             raise _error(self.shown, "start a transaction", exc) from exc
+        self._reachable = True
+        return conn
 
     async def _reconnect(self, batch: _Batch) -> None:
         """Give a broken connection back (the pool drops it) and take another."""
