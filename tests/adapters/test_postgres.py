@@ -240,21 +240,6 @@ def test_a_schema_of_its_own_through_the_search_path(db: str) -> None:
 # --- URLs and opening errors -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("postgresql://u:secret@h:5/db", "postgresql://u:***@h:5/db"),
-        ("postgres://u@h/db", "postgres://u@h/db"),
-        ("postgresql://h/db?password=secret&sslmode=require",
-         "postgresql://h/db?password=***&sslmode=require"),
-        ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db"),
-        ("postgresql:///db", "postgresql:///db"),
-    ],
-)  # fmt: skip
-def test_display_url_masks_the_password(url: str, shown: str) -> None:
-    assert display_url(url) == shown
-
-
 def test_errors_name_the_url_without_its_password() -> None:
     require_server()
     url = url_of("evcharge_no_such_database").replace("://", "://postgres:hunter2@", 1)

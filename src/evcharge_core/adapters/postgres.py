@@ -1288,8 +1288,9 @@ class _PgStationStore:
         except Exception:
             for s in batch:
                 self._known.pop(s.id, None)
-            with contextlib.suppress(psycopg.Error, RuntimeError):
-                await self._tx.conn().execute(_UNDO_SAVE)
+            if ops and ops[0] is _SAVEPOINT_SAVE:  # else the unit is unusable: it must raise
+                with contextlib.suppress(psycopg.Error, RuntimeError):
+                    await self._tx.conn().execute(_UNDO_SAVE)
             raise
         except BaseException:  # cancelled: the unit's rollback cleans up
             for s in batch:
@@ -1336,6 +1337,7 @@ class _PgStationStore:
         return deleted > 0
 
 
+_SAVEPOINT_SAVE: Final = _Op("SAVEPOINT save_stations")
 _UNDO_SAVE: Final = (
     "ROLLBACK TO SAVEPOINT save_stations; RELEASE SAVEPOINT save_stations;"
     " SET CONSTRAINTS ALL IMMEDIATE"
@@ -1378,7 +1380,7 @@ def _write_ops(
         if len(entry.specs) > len(now[station_id].specs)
     ]
     ops = [
-        _Op("SAVEPOINT save_stations"),
+        _SAVEPOINT_SAVE,
         _Op("SET CONSTRAINTS ALL DEFERRED"),
         _Op("DELETE FROM chargers WHERE id = ANY(%s::text[])", (gone_chargers,))
         if gone_chargers
@@ -1935,9 +1937,10 @@ class PostgresRepository:
         return conn
 
     async def _reconnect(self, batch: _Batch) -> None:
-        """Give a broken connection back (the pool drops it) and take another."""
-        await self._give_back(batch.conn)
-        batch.conn = await self._connection()
+        """Take another connection, then give the broken one back (the pool drops it); if
+        none comes, the batch keeps the broken one, for its end to give back."""
+        broken, batch.conn = batch.conn, await self._connection()
+        await self._give_back(broken)
 
     async def _give_back(self, conn: AsyncConnection[Any]) -> None:
         """Return a connection to the pool, closed unless it is idle and well."""
