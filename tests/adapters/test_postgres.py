@@ -15,8 +15,11 @@ from datetime import UTC, datetime
 import attrs
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evcharge_core.adapters import postgres as pg
+from evcharge_core.adapters.memory import matches, search_fold
 from evcharge_core.adapters.postgres import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -28,7 +31,7 @@ from evcharge_core.bootstrap import open_repository
 from evcharge_core.domain.model import Station
 from evcharge_core.errors import Conflict, StorageError
 from evcharge_core.ports import Repository, StationQuery
-from evcharge_core.testing import RepositoryConformance, make_stateful_test
+from evcharge_core.testing import RepositoryConformance, make_stateful_test, strategies
 
 from ..postgres import (
     create_database,
@@ -623,6 +626,53 @@ def test_an_unreachable_database_fails_units_and_the_repository_recovers(db: str
             raise AssertionError("the repository never got a connection again")
         finally:
             await asyncio.to_thread(_allow_connections, db, allowed=True)
+            await repository.close()
+
+    asyncio.run(run())
+
+
+@given(st.text())
+def test_free_text_escaping_round_trips_and_never_holds_nul(text: str) -> None:
+    stored = pg._put(text)
+    assert "\x00" not in stored
+    assert pg._get(stored) == text
+    if "\x00" not in text and not text.startswith("\x01"):
+        assert stored == text  # readable as it is in psql
+
+
+@given(strategies.stations(), st.text(max_size=4))
+def test_the_search_key_finds_what_the_reference_model_finds(station: Station, needle: str) -> None:
+    """A needle is in the key (the folded fields joined by 0xFF) exactly when the model's
+    search matches: no match across two fields, NUL and any case included."""
+    query = StationQuery(search=needle)
+    found = search_fold(needle).encode() in pg._search_key(station)
+    assert found == matches(station, query)
+
+
+def test_a_value_postgresql_cannot_store_is_a_storage_error_and_the_repository_goes_on(
+    db: str,
+) -> None:
+    from evcharge_core.domain.transactions import Transaction as ChargingTransaction
+
+    huge = ChargingTransaction(
+        station_id="ST1", transaction_id="1", connector_id=1, id_tag="TAG",
+        started_at=datetime(2025, 1, 1, tzinfo=UTC), meter_start=2**63,
+    )  # fmt: skip
+
+    async def run() -> None:
+        repository = await PostgresRepository.open(db)
+        try:
+
+            async def failing() -> None:
+                async with repository.transaction() as tx:
+                    await tx.stations.save(_station())
+                    await tx.transactions.save(huge)
+
+            with pytest.raises(StorageError, match=r"cannot save a transaction: .*out of range"):
+                await failing()
+            await _save(repository, _station("ST2", "C2"))
+            assert sorted(await _get_many(repository, ["ST1", "ST2"])) == ["ST2"]
+        finally:
             await repository.close()
 
     asyncio.run(run())
