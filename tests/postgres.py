@@ -55,12 +55,44 @@ def url_of(database: str) -> str:
 
 
 def create_database(prefix: str = "evcharge_test") -> str:
-    """A new, empty database with a unique name; its URL."""
+    """A new, empty database with a unique name (the prefix, this process's id, a random
+    part); its URL."""
     require_server()
+    _drop_leftovers()
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return url_of(name)
+
+
+@functools.cache
+def _drop_leftovers() -> None:
+    """Drop test databases of test processes that no longer run (a run killed before it
+    could drop its own), once per process: the server outlives test runs."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT datname FROM pg_database"
+                " WHERE datname ~ '^evcharge_[a-z]+_[0-9]+_[0-9a-f]{8}$'"
+            )
+        ]
+        for name in names:
+            pid = int(name.rsplit("_", 2)[1])
+            if pid != os.getpid() and not _running(pid):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def drop_database(url: str) -> None:
