@@ -11,9 +11,10 @@ with a ``postgresql://`` or ``postgres://`` URL)::
         await repository.close()
 
 **Driver.** psycopg 3 with :mod:`psycopg_pool` (the ``postgres`` extra): typed (``mypy
---strict`` checks the calls), an official connection pool, and *pipeline mode*, which sends
-the several statements of one step (a station's four tables, a save's writes) in one round
-trip. Round trips, not the driver's CPU, are what a unit of work costs here.
+--strict`` checks the calls), an official connection pool, and client-side binding, with
+which the statements of one step (a station's four tables, a save's writes) go as one query
+string in one round trip (:meth:`_PgTransaction.run`). Round trips are what a unit of work
+costs here.
 
 **Opening** connects once, migrates the schema (see below) and opens the pool. A URL that
 cannot be parsed, a server that cannot be reached, a database that does not exist or refuses
@@ -65,8 +66,13 @@ columns (UTF-8, whose byte order is code point order; the searched fields joined
 **Failures.** Every error of the server or the connection is raised as
 :class:`~evcharge_core.errors.StorageError` naming the URL (password masked) and what failed.
 A connection that breaks is dropped from the pool; the next unit of work gets a new one (a
-pooled connection found dead when a batch begins is replaced at once, without failing a
-unit).
+pooled connection found dead by a batch's first statement is replaced and the statement sent
+again, without failing a unit). While no connection can be had, the first unit waits up to
+the pool's timeout and the next ones at most :data:`UNREACHABLE_WAIT`, until one comes.
+
+**Adding a store**: a step appended to :data:`MIGRATIONS`, a store class whose methods go
+through :meth:`_PgTransaction.run` (or its ``rows``/``count`` shorthands), a property on
+:class:`_PgTransaction`, and the table in ``_TABLES``.
 """
 
 from __future__ import annotations
@@ -976,7 +982,7 @@ def _transaction_where(query: TransactionQuery) -> tuple[str, builtins.list[obje
 
 @attrs.frozen
 class _Op:
-    """One statement of a pipelined step: ``rows`` fetches its rows, ``many`` runs it once
+    """One statement of a step: ``rows`` fetches its rows, ``many`` runs it once
     per parameter tuple."""
 
     sql: str
