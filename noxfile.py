@@ -28,7 +28,8 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The full test suite, with branch coverage of the package."""
+    """The full test suite, with branch coverage of the package. The PostgreSQL adapter's
+    tests need a server (``tests/postgres.py``; ``.ci/run`` starts the local one)."""
     session.install("-e", ".[test]")
     session.run(
         "pytest",
@@ -41,5 +42,5 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the Sphinx docs with warnings as errors."""
-    session.install("-e", ".", "sphinx>=7.3", "furo>=2024.5.6", "myst-parser>=3.0")
+    session.install("-e", ".[postgres]", "sphinx>=7.3", "furo>=2024.5.6", "myst-parser>=3.0")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")

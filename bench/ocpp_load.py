@@ -21,18 +21,21 @@ station. Figures, never assertions: the machines are shared and noisy.
 
 The servers: ``ours`` is ``python -m evcharge_core.serve`` on a fresh SQLite database holding
 the N stations (created through :class:`~evcharge_core.service.StationService`, with the
-benchmark's protocol, security profile 0); ``baseline`` is ``bench/baseline_server.py
---protocol P``, the ``ocpp`` package's ``ChargePoint`` (``ocpp.v16`` or ``ocpp.v201``) on
-``websockets``, in memory. The client is one asyncio process on
-``websockets``' client, with pre-built frames (only the message ID changes, and the
-timestamp of a 2.0.1 StatusNotification, which OCPP 2.0.1 requires) and no schema
-validation, so that it stays cheaper than either server. It answers no CALL a server sends
-(none is expected: the stations have no boot configuration); such CALLs are counted.
+benchmark's protocol, security profile 0), or with ``--db-url postgresql://...`` on a fresh
+PostgreSQL database created for each run on that server and dropped after it (the URL's own
+database is only used to create and drop it; the ``postgres`` extra must be installed);
+``baseline`` is ``bench/baseline_server.py --protocol P``, the ``ocpp`` package's
+``ChargePoint`` (``ocpp.v16`` or ``ocpp.v201``) on ``websockets``, in memory. The client is
+one asyncio process on ``websockets``' client, with pre-built frames (only the message ID
+changes, and the timestamp of a 2.0.1 StatusNotification, which OCPP 2.0.1 requires) and no
+schema validation, so that it stays cheaper than either server. It answers no CALL a server
+sends (none is expected: the stations have no boot configuration); such CALLs are counted.
 
     python bench/ocpp_load.py [--protocol ocpp1.6|ocpp2.0.1] [--stations 1,100,1000]
                               [--duration 10] [--servers ours,baseline]
                               [--connect-batch 100] [--json]
                               [--calls Heartbeat,StatusNotification,MeterValues]
+                              [--db-url postgresql://postgres@127.0.0.1/postgres]
 """
 
 from __future__ import annotations
@@ -336,13 +339,13 @@ def station_ids(count: int) -> list[str]:
     return [f"bench-{i:05d}" for i in range(count)]
 
 
-def create_stations(db: Path, ids: Sequence[str], protocol: str = "ocpp1.6") -> None:
-    """Create the stations (with ``protocol``, profile 0) in a new SQLite database."""
-    from evcharge_core.adapters.sqlite import SQLiteRepository
+def create_stations(db: str, ids: Sequence[str], protocol: str = "ocpp1.6") -> None:
+    """Create the stations (with ``protocol``, profile 0) in a new database (a path or URL)."""
+    from evcharge_core.bootstrap import open_repository
     from evcharge_core.service import StationService
 
     async def go() -> None:
-        repository = await SQLiteRepository.open(db)
+        repository = await open_repository(db)
         try:
             service = StationService(repository)
             for station_id in ids:
@@ -353,7 +356,34 @@ def create_stations(db: Path, ids: Sequence[str], protocol: str = "ocpp1.6") -> 
     asyncio.run(go())
 
 
-def start_server(name: str, workdir: Path, protocol: str = "ocpp1.6") -> ServerProcess:
+def create_database(server_url: str) -> str:
+    """A new database on the PostgreSQL server of ``server_url``; its URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    name = f"evcharge_bench_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def drop_database(server_url: str, url: str) -> None:
+    from urllib.parse import urlsplit
+
+    import psycopg
+    from psycopg import sql
+
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def start_server(name: str, workdir: Path, db: str, protocol: str = "ocpp1.6") -> ServerProcess:
     """Start a server subprocess; return once it printed its endpoint."""
     if name == "ours":
         command = [
@@ -361,7 +391,7 @@ def start_server(name: str, workdir: Path, protocol: str = "ocpp1.6") -> ServerP
             "-m",
             "evcharge_core.serve",
             "--db",
-            str(workdir / "bench.db"),
+            db,
             "--host",
             "127.0.0.1",
             "--port",
@@ -527,17 +557,25 @@ def run_one(
     batch: int,
     *,
     protocol: str = "ocpp1.6",
+    db_server: str | None = None,
 ) -> Run:
     with tempfile.TemporaryDirectory(prefix="evcharge-ocpp-load-") as tmp:
         workdir = Path(tmp)
         ids = station_ids(count)
-        if name == "ours":
-            create_stations(workdir / "bench.db", ids, protocol)
-        server = start_server(name, workdir, protocol)
+        db, created = str(workdir / "bench.db"), None
         try:
-            return asyncio.run(load(server, ids, frames, duration, batch, protocol=protocol))
+            if name == "ours":
+                if db_server is not None:
+                    db = created = create_database(db_server)
+                create_stations(db, ids, protocol)
+            server = start_server(name, workdir, db, protocol)
+            try:
+                return asyncio.run(load(server, ids, frames, duration, batch, protocol=protocol))
+            finally:
+                stop_server(server.process)
         finally:
-            stop_server(server.process)
+            if created is not None and db_server is not None:
+                drop_database(db_server, created)
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -571,12 +609,16 @@ def _num(value: float | None, spec: str) -> str:
 
 
 def print_table(
-    runs: Sequence[Run], duration: float, calls: Sequence[str], protocol: str = "ocpp1.6"
+    runs: Sequence[Run],
+    duration: float,
+    calls: Sequence[str],
+    protocol: str = "ocpp1.6",
+    storage: str = "SQLite",
 ) -> None:
     version = "1.6J" if protocol == "ocpp1.6" else protocol.removeprefix("ocpp")
     print(
         f"OCPP {version} load: each station keeps one CALL in flight for {duration:g} s, "
-        f"{' / '.join(calls)} in turn ({os.cpu_count()} CPUs)"
+        f"{' / '.join(calls)} in turn ({os.cpu_count()} CPUs); ours on {storage}"
     )
     header = (
         f"{'server':9s} {'stations':>8s} {'connect s':>9s} {'round trips/s':>13s} "
@@ -682,6 +724,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--connect-batch", type=int, default=100, help="handshakes in flight at most"
     )
+    parser.add_argument(
+        "--db-url",
+        help="run ours on PostgreSQL: a fresh database per run on this server (the URL's "
+        "database is used to create and drop it); default: a fresh SQLite file",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
@@ -689,6 +736,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.db_url is not None and not args.db_url.startswith(("postgresql://", "postgres://")):
+        parser.error("--db-url must be a postgresql:// or postgres:// URL")
+    from evcharge_core.bootstrap import display_db_url
+
+    storage = "SQLite" if args.db_url is None else f"PostgreSQL ({display_db_url(args.db_url)})"
     if not 0 < args.duration <= 3600:
         parser.error("--duration must be between 0 and 3600 seconds")
     if max(args.stations) > 20_000:
@@ -702,7 +754,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"{name}: {count} stations ...", file=sys.stderr, flush=True)
             runs.append(
                 run_one(
-                    name, count, frames, args.duration, args.connect_batch, protocol=args.protocol
+                    name,
+                    count,
+                    frames,
+                    args.duration,
+                    args.connect_batch,
+                    protocol=args.protocol,
+                    db_server=args.db_url,
                 )
             )
     if args.json:
@@ -710,6 +768,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "protocol": args.protocol,
             "duration_s": args.duration,
             "calls": args.calls,
+            "storage": storage,
             "cpus": os.cpu_count(),
             "open_file_limit": limit,
             "runs": [asdict(r) for r in runs],
@@ -724,7 +783,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         json.dump(document, sys.stdout, indent=2)
         print()
     else:
-        print_table(runs, args.duration, args.calls, args.protocol)
+        print_table(runs, args.duration, args.calls, args.protocol, storage)
 
 
 if __name__ == "__main__":

@@ -40,3 +40,16 @@ def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Repos
     repo = asyncio.run(open_repository(url))
     yield repo
     asyncio.run(repo.close())
+
+
+@pytest.fixture
+def postgres_db() -> Iterator[str]:
+    """The URL of a new, empty database on the test PostgreSQL server, dropped after the
+    test (which skips when no server is reachable: see ``tests/postgres.py``)."""
+    from .postgres import create_database, drop_database
+
+    url = create_database()
+    try:
+        yield url
+    finally:
+        drop_database(url)

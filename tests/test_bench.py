@@ -97,7 +97,9 @@ def test_the_handlers_bench_runs_ocpp16_sessions(
 ) -> None:
     handlers = bench["ocpp_handlers"]
     figures = asyncio.run(
-        handlers._measure(tmp_path / "bench.db", 3, 2, 1, handlers.MIXES, protocol="ocpp1.6")
+        handlers._measure(str(tmp_path / "bench.db"), 3, 2, 1, handlers.MIXES, protocol="ocpp1.6")
     )
     assert set(figures) == set(handlers.MIXES)
-    assert all(len(per_round) == 1 and per_round[0] > 0 for per_round in figures.values())
+    assert all(
+        len(cpu) == len(wall) == 1 and cpu[0] > 0 and wall[0] > 0 for cpu, wall in figures.values()
+    )

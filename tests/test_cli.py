@@ -319,3 +319,35 @@ def test_usage_errors_exit_2(db: Path) -> None:
     bad_status = evcharge("stations", "list", "--status", "Sleeping", db=db)
     assert bad_status.returncode == 1
     assert "--status" in bad_status.stderr
+
+
+def test_import_activate_and_list_on_postgresql(tmp_path: Path, postgres_db: str) -> None:
+    """``--db postgresql://...``: the same commands, the same outputs, data kept between
+    runs (each command is a process of its own); ``EVCHARGE_DB`` selects it too."""
+    assert ok(evcharge("import-stations", str(EXAMPLES / "stations.csv"), db=postgres_db)) == (
+        "imported 6 stations\n"
+    )
+    activated = evcharge("activate", "ST1010101", "--security-code", "K7P2-9QXM", db=postgres_db)
+    assert ok(activated) == "activated ST1010101\n"
+    listed = json.loads(
+        ok(evcharge("stations", "list", "--format", "json", "--page-size", "100", db=None,
+                    env={"EVCHARGE_DB": postgres_db}))
+    )  # fmt: skip
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert len(items) == 6
+    by_id = {item["id"]: item for item in items}
+    assert by_id["ST1010101"]["activation"]["state"] == "active"
+    shown = json.loads(ok(evcharge("stations", "show", "ST1010101", db=postgres_db)))
+    assert set(shown) >= STATION_KEYS
+    assert shown["activation"]["state"] == "active"
+    searched = ok(evcharge("stations", "list", "--format", "csv", "--search", "st10101",
+                           db=postgres_db))  # fmt: skip
+    assert "ST1010101" in searched
+
+
+def test_an_unreachable_postgresql_database_is_one_line_without_the_password() -> None:
+    result = evcharge("stations", "list", db="postgresql://me:hunter2@127.0.0.1:1/evcharge")
+    assert result.returncode == 1
+    assert "hunter2" not in result.stderr
+    assert result.stderr.startswith("error: postgresql://me:***@127.0.0.1:1/evcharge: cannot")
+    assert len(result.stderr.splitlines()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -217,3 +218,115 @@ def test_the_server_process_tunes_the_garbage_collector() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]
+
+
+async def _start_server(db: str, token: str) -> tuple[asyncio.subprocess.Process, str, str]:
+    """``python -m evcharge_core.serve --db DB`` on free loopback ports; the process, the
+    websocket URL template and the admin API base URL."""
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "evcharge_core.serve", "--db", db, "--host", "127.0.0.1"),
+        *("--port", "0", "--admin-port", "0", "--admin-token", token),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(),
+    )
+    assert process.stdout is not None
+    endpoint = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
+    admin = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
+    assert endpoint.startswith(ENDPOINT), endpoint
+    assert admin.startswith("Admin API: "), admin
+    return (
+        process,
+        endpoint.removeprefix(ENDPOINT).strip(),
+        admin.removeprefix("Admin API: ").strip(),
+    )
+
+
+def test_serve_on_postgresql_serves_an_ocpp16_station_end_to_end(postgres_db: str) -> None:
+    """The reference server on ``--db postgresql://...``: a station built on the ``ocpp``
+    package boots, reports a status, charges (start and stop), answers a live command sent
+    through the admin API; everything is in PostgreSQL after a clean stop."""
+    import httpx
+    from ocpp.v16 import call
+
+    from evcharge_core.domain.transactions import IdToken, TransactionState
+    from evcharge_core.ports import TransactionQuery
+
+    from .ocpp16.harness import StationClient, now_text
+
+    token = "t0ken-for-the-test"
+
+    async def test() -> None:
+        repository = await open_repository(postgres_db)
+        try:
+            async with repository.transaction() as tx:
+                await tx.stations.save(
+                    Station(id="ST1", name="ST1", code="ST1", protocol=Protocol.OCPP16)
+                )
+                await tx.id_tokens.save(IdToken("TAG1"))
+        finally:
+            await repository.close()
+        process, template, admin = await _start_server(postgres_db, token)
+        try:
+            url = template.format(station_id="ST1")
+            async with connect(url, subprotocols=["ocpp1.6"], open_timeout=10) as ws:
+                station = StationClient("ST1", ws)
+                serving = asyncio.create_task(station.start())
+                boot = await station.boot()
+                assert boot.status == "Accepted"
+                await station.call(
+                    call.StatusNotification(
+                        connector_id=1, error_code="NoError", status="Charging",
+                        timestamp=now_text(),
+                    )
+                )  # fmt: skip
+                started = await station.call(
+                    call.StartTransaction(
+                        connector_id=1, id_tag="TAG1", meter_start=100, timestamp=now_text()
+                    )
+                )
+                assert started.id_tag_info["status"] == "Accepted"
+                assert started.transaction_id > 0
+                async with httpx.AsyncClient(
+                    base_url=admin, headers={"Authorization": f"Bearer {token}"}, timeout=20
+                ) as client:
+                    live = await client.get(
+                        "stations/ST1/configuration", params={"key": "HeartbeatInterval"}
+                    )
+                    assert live.status_code == 200, live.text
+                    assert live.json()["configuration"][0]["value"] == "300"
+                    listed = await client.get("transactions", params={"station_id": "ST1"})
+                    assert listed.status_code == 200, listed.text
+                    assert len(listed.json()["items"]) == 1
+                stopped = await station.call(
+                    call.StopTransaction(
+                        meter_stop=1600, timestamp=now_text(),
+                        transaction_id=started.transaction_id,
+                    )
+                )  # fmt: skip
+                assert stopped.id_tag_info is None or stopped.id_tag_info["status"] == "Accepted"
+                serving.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                    await serving
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), timeout=20) == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        repository = await open_repository(postgres_db)
+        try:
+            async with repository.transaction() as tx:
+                stored = await tx.stations.get("ST1")
+                sessions = await tx.transactions.list(TransactionQuery(station_id="ST1"))
+        finally:
+            await repository.close()
+        assert stored is not None
+        assert stored.reported.vendor == "Vendor"
+        assert not stored.connection.connected
+        (session,) = sessions.items
+        assert session.transaction_id == str(started.transaction_id)
+        assert session.state is TransactionState.ENDED
+        assert session.meter_stop == 1600
+
+    asyncio.run(asyncio.wait_for(test(), timeout=90))

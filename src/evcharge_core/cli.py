@@ -41,8 +41,8 @@ def _db_parent() -> argparse.ArgumentParser:
         "--db",
         default=argparse.SUPPRESS,
         metavar="URL",
-        help="database: a path, sqlite:///PATH or memory:// (default: $EVCHARGE_DB, "
-        "else evcharge.db)",
+        help="database: a path, sqlite:///PATH, memory:// or postgresql://... (default: "
+        "$EVCHARGE_DB, else evcharge.db)",
     )
     return parent
 

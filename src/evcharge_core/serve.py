@@ -7,8 +7,9 @@ Usage (this slice)::
                                   [--admin-token TOKEN] [--public-url URL]
                                   [--heartbeat-interval 300]
 
-It opens the database (``--db``, else ``EVCHARGE_DB``, else ``evcharge.db``; the schema is
-created or migrated), marks every station disconnected (a crashed process leaves stations
+It opens the database (``--db``, else ``EVCHARGE_DB``, else ``evcharge.db``: a path or
+``sqlite:///PATH``, ``memory://``, or ``postgresql://...`` with the ``postgres`` extra; the
+schema is created or migrated), marks every station disconnected (a crashed process leaves stations
 stored as connected), starts the OCPP websocket gateway and the admin HTTP API (in the same
 event loop) and prints::
 
@@ -80,7 +81,7 @@ from .adapters.websocket import (
     StationSession,
     WebsocketGateway,
 )
-from .bootstrap import open_repository, resolve_db_url
+from .bootstrap import display_db_url, open_repository, resolve_db_url
 from .bus import LocalEventBus
 from .charging import ChargingService
 from .commands import CommandService
@@ -147,8 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db",
         metavar="URL",
-        help="database: a path, sqlite:///PATH or memory:// (default: $EVCHARGE_DB, "
-        "else evcharge.db)",
+        help="database: a path, sqlite:///PATH, memory:// or postgresql://... (default: "
+        "$EVCHARGE_DB, else evcharge.db)",
     )
     parser.add_argument(
         "--host",
@@ -322,7 +323,11 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
     try:
         repository = await open_repository(url)
     except StorageError as error:
-        print(f"error: cannot open the database {url}: {error}", file=sys.stderr, flush=True)
+        print(
+            f"error: cannot open the database {display_db_url(url)}: {error}",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     try:
         metrics = CollectorRegistry()  # the admin API's, with the OCPP metrics in it
@@ -354,7 +359,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
             await gateway.close()
             await core.commands.aclose()
     except StorageError as error:
-        print(f"error: database {url}: {error}", file=sys.stderr, flush=True)
+        print(f"error: database {display_db_url(url)}: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
         await repository.close()

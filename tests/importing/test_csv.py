@@ -134,6 +134,7 @@ def test_the_example_file_imports_without_errors_or_warnings() -> None:
 # --- properties ----------------------------------------------------------------------------------
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(csv_files())
 def test_round_trip(file: CsvFile) -> None:
     batch = parse_csv(file.text().encode())
@@ -141,6 +142,7 @@ def test_round_trip(file: CsvFile) -> None:
     assert batch.stations == file.stations
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(csv_files(shuffle_header=False), st.sampled_from(["\r\n", "\r"]))
 def test_round_trip_with_other_line_endings(file: CsvFile, newline: str) -> None:
     batch = parse_csv(file.text(newline=newline))
