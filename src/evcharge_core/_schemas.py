@@ -176,7 +176,8 @@ class SchemaSet:
         key = (action, kind)
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = fastjsonschema.compile(self.schema(action, kind))
+            # use_default=False: a payload is checked, never filled in with defaults.
+            compiled = fastjsonschema.compile(self.schema(action, kind), use_default=False)
             self._compiled[key] = compiled
         return compiled
 
