@@ -257,6 +257,7 @@ def test_transactions_are_listed() -> None:
                 "station_id",
                 "transaction_id",
                 "connector_id",
+                "evse_id",
                 "id_tag",
                 "started_at",
                 "meter_start",
