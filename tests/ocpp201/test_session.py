@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,9 @@ import pytest
 from ocpp.exceptions import SecurityError
 from ocpp.v201 import call
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
+from evcharge_core.domain.credentials import hash_password
 from evcharge_core.domain.device_model import VariableKey
 from evcharge_core.domain.events import (
     ConnectorStatusChanged,
@@ -563,5 +566,44 @@ def test_registration_read_at_open_for_an_inactive_station() -> None:
         station = make_station(activation=Activation(ActivationState.INACTIVE))
         async with running(station) as env, env.station():
             assert (await env.session()).registration is RegistrationStatus.PENDING
+
+    run(test)
+
+
+# --- security profile 1 ----------------------------------------------------------------------
+
+
+def test_basic_auth_and_a_rotated_password_take_effect_for_2_0_1_stations() -> None:
+    """Security profile 1 for a 2.0.1 station: 401 without the password, in with it; a
+    password rotated through SetVariables SecurityCtrlr.BasicAuthPassword is the one the
+    station must present on its next connection."""
+
+    def basic(password: str) -> dict[str, str]:
+        token = base64.b64encode(f"ST1:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    first = "first-password-0001"
+    station = make_station(security_profile=1, password_hash=hash_password(first, b"s" * 16))
+
+    async def test() -> None:
+        async with running(station) as env:
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(env.url(), subprotocols=["ocpp2.0.1"]):
+                    pass
+            assert refused.value.response.status_code == 401
+            async with env.station(additional_headers=basic(first)) as cp:
+                assert (await cp.boot()).status == "Accepted"
+                assert await env.core.commands.rotate_password("ST1") == "Accepted"
+                rotated = cp.variables["SecurityCtrlr.BasicAuthPassword"][0]
+                [payload] = cp.payloads("SetVariables")[-1:]
+                assert payload["set_variable_data"][0]["variable"] == {"name": "BasicAuthPassword"}
+            with pytest.raises(InvalidStatus) as old:
+                async with connect(
+                    env.url(), subprotocols=["ocpp2.0.1"], additional_headers=basic(first)
+                ):
+                    pass
+            assert old.value.response.status_code == 401
+            async with env.station(additional_headers=basic(rotated)) as cp:
+                assert (await cp.boot()).status == "Accepted"
 
     run(test)
