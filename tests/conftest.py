@@ -1,4 +1,5 @@
-"""Shared fixtures: a repository of each kind, and a fixed clock."""
+"""Shared fixtures: a repository of each kind, and a fixed clock; and the Hypothesis
+profile of the suite."""
 
 from __future__ import annotations
 
@@ -8,10 +9,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from evcharge_core.ports import Repository
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
+
+# No timed assertions (speed is measured by the scripts under bench/): Hypothesis's deadline
+# and its "input generation is slow" health check fail on how busy the machine is, not on
+# the code (seen on a 2-core machine shared with other jobs, under coverage). Tests that set
+# their own settings inherit this profile for what they leave unset.
+settings.register_profile("evcharge", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("evcharge")
 
 
 class FakeClock:

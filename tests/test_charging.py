@@ -9,13 +9,17 @@ from typing import Any, TypeVar
 
 import pytest
 
-from evcharge_core.charging import ChargingService, registration_status_of
+from evcharge_core.charging import ChargingService, connector_of_evse, registration_status_of
+from evcharge_core.domain.device_model import DeviceVariable, VariableKey
 from evcharge_core.domain.events import (
+    ConnectorStatusChanged,
     Event,
+    MeterValuesReceived,
     SerialNumberMismatch,
     StationBooted,
     TransactionEnded,
     TransactionStarted,
+    TransactionUpdated,
 )
 from evcharge_core.domain.model import ReportedInfo
 from evcharge_core.domain.status import StatusReport
@@ -23,6 +27,8 @@ from evcharge_core.domain.transactions import (
     AuthorizationStatus,
     IdToken,
     MeterSample,
+    TransactionEventReport,
+    TransactionEventType,
     TransactionState,
 )
 from evcharge_core.domain.values import ConnectorStatus, RegistrationStatus
@@ -186,3 +192,97 @@ def test_notifications_are_kept_newest_first(charging: ChargingService, clock: F
     run(charging.notification("ST1", "FirmwareStatusNotification", {"status": "Installed"}))
     notes = run(charging.notifications("ST1"))
     assert [n.payload for n in notes] == ['{"status": "Installed"}', '{"status": "Downloading"}']
+
+
+# --- OCPP 2.0.1 --------------------------------------------------------------------------------
+
+
+def _event(kind: TransactionEventType, seq_no: int, minutes: int, **extra: Any) -> Any:
+    return TransactionEventReport(
+        transaction_id="tx",
+        seq_no=seq_no,
+        event_type=kind,
+        timestamp=T0 + timedelta(minutes=minutes),
+        trigger_reason="ChargingStateChanged",
+        **extra,
+    )
+
+
+@pytest.fixture
+def station_201(stations: StationService) -> str:
+    run(stations.create_station({"id": "ST2", "protocol": "ocpp2.0.1"}))
+    return "ST2"
+
+
+def test_transaction_events_are_kept_once_per_seq_no_and_applied(
+    charging: ChargingService, stations: StationService, recorder: Recorder, station_201: str
+) -> None:
+    run(charging.save_id_token(IdToken("TAG")))
+    started = _event(
+        TransactionEventType.STARTED,
+        0,
+        0,
+        evse_id=2,
+        id_token="TAG",
+        samples=[MeterSample(T0, 100.0, context="Transaction.Begin")],
+        connector_status=ConnectorStatus.CHARGING,
+    )
+    authorization = run(charging.transaction_event(station_201, started, {"seqNo": 0}))
+    assert authorization is not None
+    assert authorization.status is AuthorizationStatus.ACCEPTED
+    assert [type(e) for e in recorder.events] == [
+        TransactionStarted,
+        MeterValuesReceived,
+        ConnectorStatusChanged,
+    ]
+    [(charger, connector)] = list(run(stations.get_station(station_201)).iter_connectors())
+    assert (charger.evse_id, connector.ocpp_id) == (2, 1)
+    recorder.events.clear()
+    again = run(charging.transaction_event(station_201, started, {"seqNo": 0}))
+    assert again == authorization
+    assert recorder.events == []
+    assert len(run(charging.meter_samples(station_201, "tx"))) == 1
+    updated = _event(TransactionEventType.UPDATED, 1, 5, samples=[MeterSample(T0, 600.0)])
+    assert run(charging.transaction_event(station_201, updated, {"seqNo": 1})) is None
+    assert TransactionUpdated(station_201, "tx", 500) in recorder.events
+    history = run(charging.transaction_events(station_201, "tx"))
+    assert [(e.seq_no, e.event_type, e.payload) for e in history] == [
+        (0, "Started", '{"seqNo": 0}'),
+        (1, "Updated", '{"seqNo": 1}'),
+    ]
+    ended = _event(TransactionEventType.ENDED, 2, 9)
+    run(charging.transaction_event(station_201, ended, {}))
+    assert run(charging.get_transaction(station_201, "tx")).state is TransactionState.ENDED
+    assert any(isinstance(e, TransactionEnded) for e in recorder.events)
+
+
+def test_transaction_event_of_an_unknown_station_is_not_found(charging: ChargingService) -> None:
+    with pytest.raises(NotFound):
+        run(charging.transaction_event("GONE", _event(TransactionEventType.STARTED, 0, 0), {}))
+
+
+def test_device_model_is_stored_and_deleted_with_its_station(
+    charging: ChargingService, stations: StationService, station_201: str
+) -> None:
+    variable = DeviceVariable(VariableKey("OCPPCommCtrlr", "HeartbeatInterval"), T0, "300")
+    run(charging.device_report(station_201, [variable]))
+    assert run(charging.device_model(station_201)) == [variable]
+    with pytest.raises(NotFound):
+        run(charging.device_report("GONE", [variable]))
+    run(stations.delete_station(station_201))
+    with pytest.raises(NotFound):
+        run(charging.device_model(station_201))
+    run(stations.create_station({"id": station_201, "protocol": "ocpp2.0.1"}))
+    assert run(charging.device_model(station_201)) == []
+
+
+def test_connector_of_evse(stations: StationService, charging: ChargingService) -> None:
+    run(stations.create_station({"id": "ST3", "protocol": "ocpp2.0.1"}))
+    for evse, connector in ((1, 1), (2, 1), (2, 2)):
+        report = StatusReport(connector, ConnectorStatus.AVAILABLE, T0, evse_id=evse)
+        run(charging.status_report("ST3", report))
+    station = run(stations.get_station("ST3"))
+    assert connector_of_evse(station, 1, None) == 1
+    assert connector_of_evse(station, 2, None) is None
+    assert connector_of_evse(station, 2, 2) == 2
+    assert connector_of_evse(station, 9, None) == 1

@@ -1,10 +1,12 @@
 """TLS on the OCPP endpoint: security profiles 2 (Basic auth over TLS) and 3 (client
-certificate whose CN is the station ID), through the real server process."""
+certificate whose CN is the station ID), through the real server process, for stations
+speaking OCPP 1.6 and OCPP 2.0.1 alike."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import ssl
 import subprocess
@@ -108,7 +110,7 @@ def test_unusable_files_are_named(pki: Path) -> None:
         server_context([])
 
 
-async def _create_stations(db: Path) -> None:
+async def _create_stations(db: Path, protocol: Protocol = Protocol.OCPP16) -> None:
     repository = await open_repository(str(db))
     try:
         async with repository.transaction() as tx:
@@ -118,7 +120,7 @@ async def _create_stations(db: Path) -> None:
                         id=station_id,
                         name=station_id,
                         code=station_id,
-                        protocol=Protocol.OCPP16,
+                        protocol=protocol,
                         security_profile=profile,
                         password_hash=hash_password(PASSWORD, b"0123456789abcdef"),
                     )
@@ -178,31 +180,43 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-async def _status_of(url: str, **kwargs: object) -> int:
+BOOTS = {
+    Protocol.OCPP16: {"chargePointVendor": "V", "chargePointModel": "M"},
+    Protocol.OCPP201: {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "V"}},
+}
+
+
+async def _status_of(url: str, protocol: Protocol = Protocol.OCPP16, **kwargs: object) -> int:
+    """101 once a BootNotification over the connection was Accepted, else the HTTP status
+    the handshake was refused with."""
     try:
-        async with connect(url, subprotocols=["ocpp1.6"], **kwargs) as ws:  # type: ignore[arg-type]
-            await ws.send('[2,"1","Heartbeat",{}]')
-            await asyncio.wait_for(ws.recv(), timeout=10)
+        async with connect(url, subprotocols=[protocol.value], **kwargs) as ws:  # type: ignore[arg-type]
+            await ws.send(json.dumps([2, "1", "BootNotification", BOOTS[protocol]]))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+            assert answer[0] == 3
+            assert answer[2]["status"] == "Accepted"
             return 101
     except InvalidStatus as exc:
         return exc.response.status_code
 
 
-def test_profiles_2_and_3_over_tls(pki: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", list(Protocol))
+def test_profiles_2_and_3_over_tls(pki: Path, tmp_path: Path, protocol: Protocol) -> None:
     db = tmp_path / "tls.db"
-    asyncio.run(_create_stations(db))
+    asyncio.run(_create_stations(db, protocol))
 
     async def scenario() -> None:
         async with server(pki, db) as template:
             st2, st3 = template.format(station_id="ST2"), template.format(station_id="ST3")
+            tls = client_context(pki)
             # Profile 2: Basic auth over TLS; no client certificate needed.
             right, wrong = basic("ST2", PASSWORD), basic("ST2", "wrong-password-xx")
-            assert await _status_of(st2, ssl=client_context(pki), additional_headers=right) == 101
-            assert await _status_of(st2, ssl=client_context(pki), additional_headers=wrong) == 401
+            assert await _status_of(st2, protocol, ssl=tls, additional_headers=right) == 101
+            assert await _status_of(st2, protocol, ssl=tls, additional_headers=wrong) == 401
             # Profile 3: a client certificate whose CN is the station ID.
-            assert await _status_of(st3, ssl=client_context(pki, "st3")) == 101
-            assert await _status_of(st3, ssl=client_context(pki)) == 403
-            assert await _status_of(st3, ssl=client_context(pki, "st9")) == 403
+            assert await _status_of(st3, protocol, ssl=client_context(pki, "st3")) == 101
+            assert await _status_of(st3, protocol, ssl=tls) == 403
+            assert await _status_of(st3, protocol, ssl=client_context(pki, "st9")) == 403
 
     asyncio.run(scenario())
 

@@ -8,6 +8,11 @@ stored before its confirmation is sent). Events are published after the commit.
 
 Id tokens are checked through the :class:`Authorizer` port; the default,
 :class:`RegistryAuthorizer`, reads the id token registry of the repository.
+
+OCPP 2.0.1 adds :meth:`ChargingService.transaction_event` (a TransactionEvent: kept once per
+``seqNo``, folded into its transaction, its meter values stored, its charging state applied
+to the connector) and the station's device model (:meth:`ChargingService.device_report`,
+:meth:`ChargingService.device_model`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import attrs
 
 from .bus import NullEventSink
 from .clock import utc_now
+from .domain.device_model import DeviceVariable
 from .domain.events import (
     Event,
     MeterValuesReceived,
@@ -39,12 +45,16 @@ from .domain.transactions import (
     IdToken,
     MeterSample,
     Transaction,
+    TransactionEventReport,
+    TransactionState,
+    apply_transaction_event,
     authorize,
     orphan_stop,
     record_meter_values,
     start_transaction,
     stop_transaction,
 )
+from .domain.values import Protocol as OcppProtocol
 from .domain.values import RegistrationStatus
 from .errors import Conflict, NotFound
 from .ports import (
@@ -52,6 +62,7 @@ from .ports import (
     Page,
     Repository,
     StationNotification,
+    TransactionEventRecord,
     TransactionQuery,
 )
 from .ports import Transaction as UnitOfWork
@@ -61,6 +72,7 @@ __all__ = [
     "BootResult",
     "ChargingService",
     "RegistryAuthorizer",
+    "connector_of_evse",
     "registration_status_of",
 ]
 
@@ -102,6 +114,21 @@ def registration_status_of(station: Station | None) -> RegistrationStatus:
     if not station.is_active or station.registration_status is RegistrationStatus.PENDING:
         return RegistrationStatus.PENDING
     return RegistrationStatus.ACCEPTED
+
+
+def connector_of_evse(station: Station, evse_id: int, connector_id: int | None) -> int | None:
+    """The OCPP 2.0.1 connector an EVSE-level message is about: ``connector_id`` if given;
+    else the EVSE's only connector, or 1 for an EVSE not known yet or without connectors
+    (every EVSE numbers its connectors from 1); ``None`` when the EVSE has several and the
+    message does not say which."""
+    if connector_id:
+        return connector_id
+    charger = next((c for c in station.chargers if c.evse_id == evse_id), None)
+    if charger is None or not charger.connectors:
+        return 1
+    if len(charger.connectors) == 1:
+        return charger.connectors[0].ocpp_id
+    return None
 
 
 class ChargingService:
@@ -293,6 +320,115 @@ class ChargingService:
                         )
         self.events.publish(events)
 
+    async def transaction_event(
+        self, station_id: str, event: TransactionEventReport, payload: Mapping[str, Any]
+    ) -> Authorization | None:
+        """Handle an OCPP 2.0.1 TransactionEvent (``payload``: the message, kept as it
+        came); return the authorisation of its id token, if it carries one.
+
+        An event whose ``seqNo`` was seen for this transaction is a retransmission: nothing
+        changes (its id token is authorised again, for the answer). Otherwise, in one unit
+        of work: the event is kept, folded into its transaction
+        (:func:`~evcharge_core.domain.transactions.apply_transaction_event`), its sampled
+        values stored (under the EVSE ID), and the connector status its charging state
+        implies applied (:func:`connector_of_evse` says which connector; older than the
+        connector's last status, it is ignored as any stale report is). Events:
+        TransactionStarted for a new transaction (not for an orphan ``Ended``),
+        TransactionUpdated when its energy changes, TransactionEnded when it ends,
+        MeterValuesReceived, and what the status report emits.
+        """
+        now = self.clock()
+        events: list[Event] = []
+        record = TransactionEventRecord(
+            station_id=station_id,
+            transaction_id=event.transaction_id,
+            seq_no=event.seq_no,
+            event_type=event.event_type.value,
+            timestamp=event.timestamp,
+            trigger_reason=event.trigger_reason,
+            offline=event.offline,
+            received_at=now,
+            payload=json.dumps(payload, sort_keys=True, default=str),
+        )
+        async with self.repository.transaction() as tx:
+            station = await tx.stations.get(station_id)
+            if station is None:
+                raise NotFound("station", station_id)
+            authorization = (
+                await self.authorizer.authorize(tx, station_id, event.id_token)
+                if event.id_token is not None
+                else None
+            )
+            if not await tx.transaction_events.add(record):
+                return authorization
+            current = await tx.transactions.get(station_id, event.transaction_id)
+            updated = apply_transaction_event(station_id, current, event, authorization)
+            if updated != current:
+                await tx.transactions.save(updated)
+            events.extend(_transaction_events(station_id, current, updated, event))
+            evse_id = event.evse_id if event.evse_id is not None else updated.evse_id
+            if event.samples:
+                await tx.meter_values.add(
+                    station_id, evse_id or 0, event.transaction_id, event.samples
+                )
+                events.append(
+                    MeterValuesReceived(
+                        station_id, evse_id or 0, event.transaction_id, len(event.samples)
+                    )
+                )
+            if (
+                event.connector_status is not None
+                and evse_id
+                and station.protocol is OcppProtocol.OCPP201
+            ):
+                connector = connector_of_evse(
+                    station, evse_id, event.connector_id or updated.connector_id or None
+                )
+                if connector is not None:
+                    report = StatusReport(
+                        ocpp_id=connector,
+                        status=event.connector_status,
+                        timestamp=event.timestamp,
+                        evse_id=evse_id,
+                    )
+                    changed, status_events = apply_status_report(
+                        station, report, new_id=self.new_id
+                    )
+                    if changed != station:
+                        await tx.stations.save(changed)
+                    events.extend(status_events)
+        self.events.publish(events)
+        return authorization
+
+    async def device_report(self, station_id: str, variables: Sequence[DeviceVariable]) -> None:
+        """Store variables of an OCPP 2.0.1 station's device model (NotifyReport, or what
+        a GetVariables read), replacing those with the same key."""
+        async with self.repository.transaction() as tx:
+            if await tx.stations.get(station_id) is None:
+                raise NotFound("station", station_id)
+            await tx.device_model.save(station_id, variables)
+
+    async def device_model(self, station_id: str) -> list[DeviceVariable]:
+        """The station's device model as stored, by key text (empty for OCPP 1.6 stations
+        and 2.0.1 stations that never reported one); :class:`~evcharge_core.errors.NotFound`
+        for an unknown station."""
+        async with self.repository.transaction() as tx:
+            if await tx.stations.get(station_id) is None:
+                raise NotFound("station", station_id)
+            return await tx.device_model.list(station_id)
+
+    async def transaction_events(
+        self, station_id: str, transaction_id: str
+    ) -> list[TransactionEventRecord]:
+        """An OCPP 2.0.1 transaction's events as they came, by ``seqNo``."""
+        async with self.repository.transaction() as tx:
+            return await tx.transaction_events.list(station_id, transaction_id)
+
+    async def station(self, station_id: str) -> Station | None:
+        """The station as stored now (``None``: no such station)."""
+        async with self.repository.transaction() as tx:
+            return await tx.stations.get(station_id)
+
     async def notification(self, station_id: str, action: str, payload: Mapping[str, Any]) -> None:
         """Keep a station-initiated message operators may want to read later (firmware,
         diagnostics and log status, security events, data transfers)."""
@@ -364,3 +500,36 @@ class ChargingService:
         async with self.repository.transaction() as tx:
             if not await tx.id_tokens.delete(id_token):
                 raise NotFound("id token", id_token)
+
+
+def _transaction_events(
+    station_id: str,
+    before: Transaction | None,
+    after: Transaction,
+    event: TransactionEventReport,
+) -> list[Event]:
+    """What changed between two states of a transaction, as events."""
+    found: list[Event] = []
+    if before is None and not after.orphan:
+        found.append(
+            TransactionStarted(
+                station_id,
+                after.transaction_id,
+                after.connector_id,
+                after.id_tag,
+                event.timestamp,
+                evse_id=after.evse_id,
+            )
+        )
+    ended_now = after.state is TransactionState.ENDED and (
+        before is None or before.state is not TransactionState.ENDED
+    )
+    if ended_now:
+        found.append(
+            TransactionEnded(
+                station_id, after.transaction_id, event.timestamp, after.energy_wh, after.orphan
+            )
+        )
+    elif before is not None and after.energy_wh != before.energy_wh:
+        found.append(TransactionUpdated(station_id, after.transaction_id, after.energy_wh))
+    return found

@@ -10,7 +10,18 @@ It finds the station's live session through ``sessions`` (the
 :class:`~evcharge_core.adapters.websocket.WebsocketGateway`, or anything with its
 ``session(station_id)`` and ``disconnect(station_id)``) and speaks to it through the
 session's ``commands``: a :class:`StationCommands` that translates each command into the
-station's protocol (OCPP 1.6: :class:`evcharge_core.ocpp16.Ocpp16Commands`).
+station's protocol (OCPP 1.6: :class:`evcharge_core.ocpp16.Ocpp16Commands`; OCPP 2.0.1:
+:class:`evcharge_core.ocpp201.Ocpp201Commands`).
+
+**The same calls for both versions.** Configuration keys are 1.6 names
+(``HeartbeatInterval``) or 2.0.1 ``Component.Variable`` keys
+(``OCPPCommCtrlr.HeartbeatInterval``, full form in
+:mod:`evcharge_core.domain.device_model`). ``connector_id`` numbers connectors as OCPP 1.6
+does (0: the station as a whole); OCPP 2.0.1 turned that connector into its EVSE, so for a
+2.0.1 station it is the EVSE ID, unless ``evse_id`` is given (2.0.1 only), which makes
+``connector_id`` the connector within that EVSE. Reset types are 1.6's ``Soft`` and
+``Hard`` (for 2.0.1 ``OnIdle`` and ``Immediate``, which 2.0.1 stations also take as they
+are).
 
 Errors, the same for every command:
 
@@ -28,9 +39,10 @@ Errors, the same for every command:
   :class:`~evcharge_core.errors.StationProtocolError` when the answer broke the protocol.
 
 **Passwords.** A configuration write of the station's password key (1.6
-``AuthorizationKey``) that the station accepts (``Accepted`` or ``RebootRequired``) stores
-the new password's hash through ``stations.update_station``; :meth:`CommandService.
-rotate_password` draws a new random password and does the same. The station keeps its old
+``AuthorizationKey``, 2.0.1 ``SecurityCtrlr.BasicAuthPassword``) that the station accepts
+(``Accepted`` or ``RebootRequired``) stores the new password's hash through
+``stations.update_station``; :meth:`CommandService.rotate_password` draws a new random
+password and does the same. The station keeps its old
 password until it accepts, so nothing is stored before.
 
 **Metrics.** Each command's duration, whatever its outcome, is reported to the
@@ -70,6 +82,7 @@ __all__ = [
     "ConfigurationEntry",
     "ConfigurationResult",
     "LiveSessions",
+    "ReportResult",
     "ReservationResult",
     "StationCommands",
     "StationDirectory",
@@ -107,20 +120,33 @@ def random_password(length: int = PASSWORD_LENGTH) -> str:
 
 
 class ConfigurationEntry(NamedTuple):
-    """One configuration key a station reported: ``value`` is ``None`` if it did not say."""
+    """One configuration key a station reported: ``value`` is ``None`` if it did not say;
+    ``readonly`` is ``None`` when nothing says (an OCPP 2.0.1 GetVariables answer does not,
+    the station's reported device model does)."""
 
     key: str
     value: str | None
-    readonly: bool
+    readonly: bool | None
 
 
 @attrs.frozen
 class ConfigurationResult:
-    """A live configuration read: the ``entries`` the station knows, and the
-    ``unknown_keys`` it does not (of those asked for)."""
+    """A live configuration read: the ``entries`` the station knows, the ``unknown_keys``
+    it does not (of those asked for), and the keys it would not read, with its reason
+    (``rejected``: OCPP 2.0.1 ``Rejected`` or ``NotSupportedAttributeType``)."""
 
     entries: tuple[ConfigurationEntry, ...]
     unknown_keys: tuple[str, ...] = ()
+    rejected: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
+class ReportResult:
+    """The station's answer to a report request, and the request's id (its NotifyReport
+    messages carry it)."""
+
+    status: str
+    request_id: int
 
 
 @attrs.frozen
@@ -134,11 +160,17 @@ class ReservationResult:
 class StationCommands(Protocol):
     """Operator commands in one protocol, bound to one station's connection. Each returns
     the station's answer status (``Accepted``, ``Rejected``...) unless said otherwise;
-    ``timeout`` ``None`` means the session's default."""
+    ``timeout`` ``None`` means the session's default. ``evse_id`` (OCPP 2.0.1 only; an
+    OCPP 1.6 station refuses it with :class:`~evcharge_core.errors.InvalidInput`) makes
+    ``connector_id`` a connector within that EVSE (see the module docstring)."""
 
     @property
     def password_key(self) -> str:
         """The configuration key that holds the station's HTTP Basic auth password."""
+        ...
+
+    def is_password_key(self, key: str) -> bool:
+        """Whether a write of ``key`` writes the password (however it is spelt)."""
         ...
 
     def password_for(self, value: str) -> str:
@@ -159,14 +191,24 @@ class StationCommands(Protocol):
         self, key: str, value: str, *, timeout: float | None = None
     ) -> str: ...
 
+    async def get_base_report(
+        self, report_base: str = "FullInventory", *, timeout: float | None = None
+    ) -> ReportResult: ...
+
     async def trigger_message(
-        self, message: str, connector_id: int | None = None, *, timeout: float | None = None
+        self,
+        message: str,
+        connector_id: int | None = None,
+        *,
+        evse_id: int | None = None,
+        timeout: float | None = None,
     ) -> str: ...
 
     async def reset(
         self,
         type: str,  # noqa: A002 - OCPP's name for it
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str: ...
 
@@ -176,18 +218,22 @@ class StationCommands(Protocol):
         connector_id: int | None = None,
         charging_profile: Mapping[str, Any] | None = None,
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str: ...
 
     async def remote_stop(self, transaction_id: str, *, timeout: float | None = None) -> str: ...
 
-    async def unlock(self, connector_id: int, *, timeout: float | None = None) -> str: ...
+    async def unlock(
+        self, connector_id: int, *, evse_id: int | None = None, timeout: float | None = None
+    ) -> str: ...
 
     async def change_availability(
         self,
         connector_id: int,
         type: str,  # noqa: A002 - OCPP's name for it
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str: ...
 
@@ -199,6 +245,7 @@ class StationCommands(Protocol):
         reservation_id: int,
         parent_id_tag: str | None = None,
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str: ...
 
@@ -207,7 +254,12 @@ class StationCommands(Protocol):
     ) -> str: ...
 
     async def set_charging_profile(
-        self, connector_id: int, profile: Mapping[str, Any], *, timeout: float | None = None
+        self,
+        connector_id: int,
+        profile: Mapping[str, Any],
+        *,
+        evse_id: int | None = None,
+        timeout: float | None = None,
     ) -> str: ...
 
     async def clear_charging_profile(
@@ -217,6 +269,7 @@ class StationCommands(Protocol):
         purpose: str | None = None,
         stack_level: int | None = None,
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str: ...
 
@@ -330,7 +383,7 @@ class CommandService:
         password key stores the new password once the station takes it."""
         with self._timed("change_configuration"):
             commands = await self._commands(station_id)
-            if key.casefold() != commands.password_key.casefold():
+            if not commands.is_password_key(key):
                 return await commands.change_configuration(
                     key, value, timeout=self._timeout(timeout)
                 )
@@ -369,6 +422,17 @@ class CommandService:
             logger.info("station %s: new password stored", station_id)
         return status
 
+    async def get_base_report(
+        self, station_id: str, report_base: str = "FullInventory", *, timeout: float | None = None
+    ) -> ReportResult:
+        """Ask an OCPP 2.0.1 station for a base report (``ConfigurationInventory``,
+        ``FullInventory`` or ``SummaryInventory``); the NotifyReport messages that follow
+        are stored as its device model. :class:`~evcharge_core.errors.Conflict` for an
+        OCPP 1.6 station."""
+        with self._timed("get_base_report"):
+            commands = await self._commands(station_id)
+            return await commands.get_base_report(report_base, timeout=self._timeout(timeout))
+
     # --- other commands ------------------------------------------------------------------
 
     async def trigger_message(
@@ -377,13 +441,14 @@ class CommandService:
         message: str,
         connector_id: int | None = None,
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str:
         """Ask the station to send ``message`` (``BootNotification``, ``Heartbeat``...)."""
         with self._timed("trigger_message"):
             commands = await self._commands(station_id)
             return await commands.trigger_message(
-                message, connector_id, timeout=self._timeout(timeout)
+                message, connector_id, evse_id=evse_id, timeout=self._timeout(timeout)
             )
 
     async def reset(
@@ -391,12 +456,14 @@ class CommandService:
         station_id: str,
         type: str,  # noqa: A002 - OCPP's name for it
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str:
-        """``type``: ``Soft`` or ``Hard``."""
+        """``type``: ``Soft`` or ``Hard`` (OCPP 2.0.1 also ``OnIdle``, ``Immediate``; and
+        ``evse_id`` to reset one EVSE)."""
         with self._timed("reset"):
             commands = await self._commands(station_id)
-            return await commands.reset(type, timeout=self._timeout(timeout))
+            return await commands.reset(type, evse_id=evse_id, timeout=self._timeout(timeout))
 
     async def remote_start(
         self,
@@ -404,13 +471,20 @@ class CommandService:
         id_tag: str,
         connector_id: int | None = None,
         *,
+        evse_id: int | None = None,
         charging_profile: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> str:
+        """Start a transaction for ``id_tag`` (1.6 RemoteStartTransaction, 2.0.1
+        RequestStartTransaction)."""
         with self._timed("remote_start"):
             commands = await self._commands(station_id)
             return await commands.remote_start(
-                id_tag, connector_id, charging_profile, timeout=self._timeout(timeout)
+                id_tag,
+                connector_id,
+                charging_profile,
+                evse_id=evse_id,
+                timeout=self._timeout(timeout),
             )
 
     async def remote_start_at(
@@ -442,11 +516,18 @@ class CommandService:
             return await commands.remote_stop(str(transaction_id), timeout=self._timeout(timeout))
 
     async def unlock(
-        self, station_id: str, connector_id: int, *, timeout: float | None = None
+        self,
+        station_id: str,
+        connector_id: int,
+        *,
+        evse_id: int | None = None,
+        timeout: float | None = None,
     ) -> str:
         with self._timed("unlock"):
             commands = await self._commands(station_id)
-            return await commands.unlock(connector_id, timeout=self._timeout(timeout))
+            return await commands.unlock(
+                connector_id, evse_id=evse_id, timeout=self._timeout(timeout)
+            )
 
     async def change_availability(
         self,
@@ -454,13 +535,14 @@ class CommandService:
         connector_id: int,
         type: str,  # noqa: A002 - OCPP's name for it
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str:
         """``type``: ``Operative`` or ``Inoperative``; connector 0 is the whole station."""
         with self._timed("change_availability"):
             commands = await self._commands(station_id)
             return await commands.change_availability(
-                connector_id, type, timeout=self._timeout(timeout)
+                connector_id, type, evse_id=evse_id, timeout=self._timeout(timeout)
             )
 
     async def reserve_now(
@@ -472,18 +554,19 @@ class CommandService:
         *,
         reservation_id: int | None = None,
         parent_id_tag: str | None = None,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> ReservationResult:
         """Reserve a connector (0: any connector of the station) until ``expiry_date``
-        (timezone-aware). Only chargers marked ``reservable`` take reservations: the
-        connector's charger (for 0, every charger of the station) must be, else
-        :class:`~evcharge_core.errors.Conflict`; an unknown connector is
-        :class:`~evcharge_core.errors.InvalidInput`. ``reservation_id`` is drawn at random
-        if not given."""
+        (timezone-aware); for OCPP 2.0.1 the EVSE (see the module docstring). Only chargers
+        marked ``reservable`` take reservations: the connector's charger (for 0, every
+        charger of the station) must be, else :class:`~evcharge_core.errors.Conflict`; an
+        unknown connector is :class:`~evcharge_core.errors.InvalidInput`.
+        ``reservation_id`` is drawn at random if not given."""
         with self._timed("reserve_now"):
             if expiry_date.utcoffset() is None:
                 raise InvalidInput([Issue("must be timezone-aware", field="expiry_date")])
-            await self._check_reservable(station_id, connector_id)
+            await self._check_reservable(station_id, connector_id, evse_id)
             commands = await self._commands(station_id)
             chosen = self.new_reservation_id() if reservation_id is None else reservation_id
             status = await commands.reserve_now(
@@ -492,6 +575,7 @@ class CommandService:
                 expiry_date,
                 chosen,
                 parent_id_tag,
+                evse_id=evse_id,
                 timeout=self._timeout(timeout),
             )
             return ReservationResult(status, chosen)
@@ -505,8 +589,13 @@ class CommandService:
             commands = await self._commands(station_id)
             return await commands.cancel_reservation(reservation_id, timeout=self._timeout(timeout))
 
-    async def _check_reservable(self, station_id: str, connector_id: int | None) -> None:
+    async def _check_reservable(
+        self, station_id: str, connector_id: int | None, evse_id: int | None = None
+    ) -> None:
         station = await self._directory("a reservation").get_station(station_id)
+        if station.protocol is OcppProtocol.OCPP201 and connector_id is not None:
+            self._check_reservable_evse(station, evse_id if evse_id is not None else connector_id)
+            return
         if connector_id is None:
             if not any(c.reservable for c in station.chargers):
                 raise Conflict(f"station {station_id} has no reservable charger")
@@ -529,20 +618,38 @@ class CommandService:
             [Issue(f"station {station_id} has no connector {connector_id}", field="connector_id")]
         )
 
+    def _check_reservable_evse(self, station: Station, evse_id: int) -> None:
+        """OCPP 2.0.1 reserves an EVSE (0: any): its charger must be reservable."""
+        if evse_id == 0:
+            if not station.chargers or not all(c.reservable for c in station.chargers):
+                raise Conflict(
+                    f"station {station.id}: EVSE 0 reserves any EVSE, so every charger must "
+                    "be reservable"
+                )
+            return
+        charger = next((c for c in station.chargers if c.evse_id == evse_id), None)
+        if charger is None:
+            raise InvalidInput(
+                [Issue(f"station {station.id} has no EVSE {evse_id}", field="connector_id")]
+            )
+        if not charger.reservable:
+            raise Conflict(f"charger {charger.code} of station {station.id} is not reservable")
+
     async def set_charging_profile(
         self,
         station_id: str,
         connector_id: int,
         profile: Mapping[str, Any],
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str:
         """Send a charging profile, as the station's protocol writes it (1.6:
-        ``csChargingProfiles``)."""
+        ``csChargingProfiles``; 2.0.1: ``chargingProfile``)."""
         with self._timed("set_charging_profile"):
             commands = await self._commands(station_id)
             return await commands.set_charging_profile(
-                connector_id, profile, timeout=self._timeout(timeout)
+                connector_id, profile, evse_id=evse_id, timeout=self._timeout(timeout)
             )
 
     async def clear_charging_profile(
@@ -553,13 +660,21 @@ class CommandService:
         connector_id: int | None = None,
         purpose: str | None = None,
         stack_level: int | None = None,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str:
-        """Clear the profiles matching every criterion given (none given: all of them)."""
+        """Clear the profiles matching every criterion given (none given: all of them).
+        ``purpose`` may be written as either version names it (1.6
+        ``ChargePointMaxProfile`` is 2.0.1 ``ChargingStationMaxProfile``)."""
         with self._timed("clear_charging_profile"):
             commands = await self._commands(station_id)
             return await commands.clear_charging_profile(
-                profile_id, connector_id, purpose, stack_level, timeout=self._timeout(timeout)
+                profile_id,
+                connector_id,
+                purpose,
+                stack_level,
+                evse_id=evse_id,
+                timeout=self._timeout(timeout),
             )
 
     async def call(

@@ -2,8 +2,9 @@
 protocol: :class:`MessageObserver`, with :class:`NullObserver` (the default: report nothing)
 and :class:`PrometheusObserver` (counters and histograms in a Prometheus registry).
 
-The OCPP 1.6 session (:func:`evcharge_core.ocpp16.session_factory`) reports every message a
-station sends and every CALL the CSMS sends; :class:`~evcharge_core.commands.CommandService`
+The OCPP 1.6 and 2.0.1 sessions (:func:`evcharge_core.ocpp16.session_factory`,
+:func:`evcharge_core.ocpp201.session_factory`) report every message a station sends and every
+CALL the CSMS sends; :class:`~evcharge_core.commands.CommandService`
 reports how long each operator command took. The reference server gives them a
 :class:`PrometheusObserver` over the admin API's registry, so ``/metrics`` shows them::
 

@@ -12,8 +12,13 @@ wrong and what, if anything, to answer:
 * a JSON value that is not an array with a message type ID: nothing (no ID to answer);
 * an unknown message type ID: ``ProtocolError`` (1.6) / ``MessageTypeNotSupported`` (2.0.1,
   which defines that code for exactly this case), if the message ID is readable;
-* a CALL of the wrong shape (a payload that is not an object included): FormationViolation /
-  FormatViolation, if the message ID is readable;
+* a CALL of the wrong shape: FormationViolation (1.6), if the message ID is readable. OCPP
+  2.0.1 tells the two cases apart: a payload that is not an object is a FormatViolation, any
+  other shape (missing or extra elements, an action that is not a string) an
+  ``RpcFrameworkError``, the code 2.0.1 defines for "not a valid RPC request"; and a 2.0.1
+  CALL whose message ID cannot be read (not a string) is answered ``RpcFrameworkError`` with
+  the message ID ``"-1"`` (our choice: the station learns its frame was refused, and no CALL
+  of its own can carry that ID by accident of a parse);
 * a broken CALLRESULT or CALLERROR: nothing (a CallError answers a request, never a
   response), but :attr:`BadFrame.message_id` lets the caller fail the CALL it answered.
 
@@ -38,6 +43,7 @@ import attrs
 from .domain.values import Protocol
 
 __all__ = [
+    "UNREADABLE_ID",
     "BadFrame",
     "Frame",
     "MessageType",
@@ -93,6 +99,12 @@ class BadFrame:
 def format_violation_code(protocol: Protocol) -> str:
     """The CallError code for a malformed message: OCPP 1.6 spells it FormationViolation."""
     return "FormationViolation" if protocol is Protocol.OCPP16 else "FormatViolation"
+
+
+UNREADABLE_ID: Final = "-1"
+"""The message ID of an OCPP 2.0.1 CallError answering a CALL whose own ID is unreadable."""
+
+RPC_FRAMEWORK_ERROR: Final = "RpcFrameworkError"
 
 
 def _unknown_type_code(protocol: Protocol) -> str:
@@ -181,13 +193,25 @@ def parse_frame(text: str, protocol: Protocol) -> Frame | BadFrame:
     message_type = MessageType(type_id)
     if message_id is None or not _shape_ok(message, message_type):
         problem = f"malformed {message_type.name} frame"
-        if message_type is MessageType.CALL and message_id is not None:
-            expected = "a CALL is [2, messageId, action, payload]"
-            return BadFrame(
-                problem, call_error(message_id, violation, expected), message_type, message_id
-            )
+        if message_type is MessageType.CALL:
+            reply = _bad_call_reply(message, message_id, protocol)
+            return BadFrame(problem, reply, message_type, message_id)
         return BadFrame(problem, None, message_type, message_id)
     return _frame(message, message_type, message_id)
+
+
+def _bad_call_reply(message: list[Any], message_id: str | None, protocol: Protocol) -> str | None:
+    """The CallError answering a CALL of the wrong shape (see the module docstring)."""
+    expected = "a CALL is [2, messageId, action, payload]"
+    if protocol is Protocol.OCPP16:
+        if message_id is None:
+            return None
+        return call_error(message_id, format_violation_code(protocol), expected)
+    if message_id is None:
+        return call_error(UNREADABLE_ID, RPC_FRAMEWORK_ERROR, "the message ID cannot be read")
+    if len(message) == 4 and isinstance(message[2], str):  # only the payload is wrong
+        return call_error(message_id, "FormatViolation", "the payload must be a JSON object")
+    return call_error(message_id, RPC_FRAMEWORK_ERROR, expected)
 
 
 # --- pending calls ---------------------------------------------------------------------------

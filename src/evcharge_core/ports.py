@@ -27,6 +27,7 @@ from typing import Final, Generic, Protocol, TypeVar
 import attrs
 
 from .domain.activation import ThrottleState
+from .domain.device_model import DeviceVariable
 from .domain.events import Event
 from .domain.model import Area, Station
 from .domain.transactions import IdToken, MeterSample, TransactionState
@@ -37,6 +38,7 @@ from .domain.values import Protocol as OcppProtocol
 __all__ = [
     "ActivationAttemptStore",
     "AreaStore",
+    "DeviceModelStore",
     "EventSink",
     "IdTokenStore",
     "MeterValueStore",
@@ -51,6 +53,8 @@ __all__ = [
     "StationSession",
     "StationStore",
     "Transaction",
+    "TransactionEventRecord",
+    "TransactionEventStore",
     "TransactionQuery",
     "TransactionSortKey",
     "TransactionStore",
@@ -276,7 +280,9 @@ class IdTokenStore(Protocol):
 
 
 class MeterValueStore(Protocol):
-    """Sampled meter values as stations report them (append only)."""
+    """Sampled meter values as stations report them (append only). ``connector_id`` is the
+    OCPP 1.6 connector ID, or the OCPP 2.0.1 EVSE ID (2.0.1 meters values per EVSE; 0: the
+    station's main meter, in both)."""
 
     async def add(
         self,
@@ -312,6 +318,57 @@ class NotificationStore(Protocol):
         ...
 
 
+@attrs.frozen
+class TransactionEventRecord:
+    """One OCPP 2.0.1 TransactionEvent as it came, kept once per ``(station_id,
+    transaction_id, seq_no)``: the idempotence key, and the transaction's history."""
+
+    station_id: str
+    transaction_id: str
+    seq_no: int
+    event_type: str
+    """``Started``, ``Updated`` or ``Ended``."""
+    timestamp: datetime
+    """When the event happened, as the station says."""
+    trigger_reason: str
+    offline: bool
+    received_at: datetime
+    payload: str
+    """The message payload as JSON text."""
+
+
+class TransactionEventStore(Protocol):
+    """OCPP 2.0.1 transaction events (append only)."""
+
+    async def add(self, event: TransactionEventRecord) -> bool:
+        """Keep ``event``; ``False`` (and nothing changes) if one with its ``(station_id,
+        transaction_id, seq_no)`` is kept already: a retransmission."""
+        ...
+
+    async def list(self, station_id: str, transaction_id: str) -> list[TransactionEventRecord]:
+        """The transaction's events by ``seq_no``."""
+        ...
+
+
+class DeviceModelStore(Protocol):
+    """OCPP 2.0.1 stations' device models (what NotifyReport and GetVariables reported)."""
+
+    async def save(self, station_id: str, variables: Sequence[DeviceVariable]) -> None:
+        """Insert or replace each variable by its key (equal
+        :class:`~evcharge_core.domain.device_model.VariableKey`; a later one in
+        ``variables`` replaces an earlier one)."""
+        ...
+
+    async def list(self, station_id: str) -> list[DeviceVariable]:
+        """The station's variables, ordered by the text of their keys
+        (:func:`~evcharge_core.domain.device_model.format_key`, code point order)."""
+        ...
+
+    async def clear(self, station_id: str) -> int:
+        """Forget the station's device model; how many variables it had."""
+        ...
+
+
 class Transaction(Protocol):
     @property
     def stations(self) -> StationStore: ...
@@ -333,6 +390,12 @@ class Transaction(Protocol):
 
     @property
     def notifications(self) -> NotificationStore: ...
+
+    @property
+    def transaction_events(self) -> TransactionEventStore: ...
+
+    @property
+    def device_model(self) -> DeviceModelStore: ...
 
 
 class Repository(Protocol):

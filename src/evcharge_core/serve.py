@@ -35,10 +35,10 @@ API failures) go to stderr.
 
 ``--heartbeat-interval`` (seconds, default 300) is the interval an accepted station's
 BootNotification is answered with. Stations speaking OCPP 1.6 are served by
-:class:`~evcharge_core.ocpp16.Ocpp16Session` (2.0.1 stations get ``NotImplemented`` for now);
-:func:`build_core` wires the services and the operator commands
-(:class:`~evcharge_core.commands.CommandService`) around one event bus. The admin API's
-``/metrics`` also shows the OCPP messages and operator commands (a
+:class:`~evcharge_core.ocpp16.Ocpp16Session`, those speaking OCPP 2.0.1 by
+:class:`~evcharge_core.ocpp201.Ocpp201Session`; :func:`build_core` wires the services and
+the operator commands (:class:`~evcharge_core.commands.CommandService`) around one event
+bus. The admin API's ``/metrics`` also shows the OCPP messages and operator commands (a
 :class:`~evcharge_core.observability.PrometheusObserver` in the app's registry). The other
 flags of
 CONTRACT.md's "Reference server" are all here: ``--demo`` seeds demo data (if missing) and
@@ -267,21 +267,23 @@ def build_core(
     observer: MessageObserver | None = None,
 ) -> Core:
     """Wire the services around ``repository``: one event bus that every service publishes
-    to; OCPP 1.6 sessions on the gateway (2.0.1: :class:`NotImplementedSession` for now);
+    to; OCPP 1.6 and 2.0.1 sessions on the gateway, chosen by the negotiated subprotocol;
     operator commands that also follow activations on the bus. ``observer`` (default:
     none) is told about OCPP messages and operator commands, for metrics."""
-    from .ocpp16 import session_factory
+    from . import ocpp16, ocpp201
 
     bus = LocalEventBus()
     stations = StationService(repository, events=bus)
     charging = ChargingService(repository, events=bus, heartbeat_interval_s=heartbeat_interval_s)
     connections = ConnectionService(repository, events=bus)
-    ocpp16 = session_factory(charging, observer=observer)
+    factories = {
+        Protocol.OCPP16: ocpp16.session_factory(charging, observer=observer),
+        Protocol.OCPP201: ocpp201.session_factory(charging, observer=observer),
+    }
 
     def sessions(context: SessionContext) -> StationSession:
-        if context.protocol is Protocol.OCPP16:
-            return ocpp16(context)
-        return NotImplementedSession(context)
+        factory = factories.get(context.protocol)
+        return NotImplementedSession(context) if factory is None else factory(context)
 
     gateway = WebsocketGateway(connections, session_factory=sessions)
     commands = CommandService(gateway, stations, observer=observer)

@@ -315,9 +315,12 @@ class StationService:
         return updated
 
     async def delete_station(self, station_id: str) -> None:
+        """Delete the station with its chargers, connectors and OCPP 2.0.1 device model
+        (its charging sessions, meter values and notifications stay, as history)."""
         async with self.repository.transaction() as tx:
             if not await tx.stations.delete(station_id):
                 raise NotFound("station", station_id)
+            await tx.device_model.clear(station_id)
         self.events.publish([StationDeleted(station_id)])
 
     # --- chargers ----------------------------------------------------------------------------

@@ -191,6 +191,8 @@ def test_new_file_gets_the_schema_in_wal_mode(db_path: Path) -> None:
         "meter_values",
         "notifications",
         "counters",
+        "transaction_events",
+        "device_variables",
     }
 
 
@@ -248,9 +250,40 @@ def test_a_version_1_database_migrates_keeping_its_stations(
         await repository.close()
 
     asyncio.run(run())
-    assert _pragma(db_path, "user_version") == SCHEMA_VERSION == 2
+    assert _pragma(db_path, "user_version") == SCHEMA_VERSION == 3
     assert {"transactions", "id_tokens", "meter_values", "notifications"} <= _tables(db_path)
+    assert {"transaction_events", "device_variables"} <= _tables(db_path)
     assert _read_all(db_path) == stations
+
+
+def test_a_version_2_database_migrates_keeping_its_sessions(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def at_version_2() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        async with repository.transaction() as tx:
+            await tx.stations.save(_station("ST1", "C1"))
+            await tx.transactions.save(_session("ST1", "1"))
+        await repository.close()
+
+    with monkeypatch.context() as patched:  # the code as it was at version 2
+        patched.setattr(sqlite_adapter, "MIGRATIONS", sqlite_adapter.MIGRATIONS[:2])
+        patched.setattr(sqlite_adapter, "SCHEMA_VERSION", 2)
+        asyncio.run(at_version_2())
+    assert _pragma(db_path, "user_version") == 2
+    assert "device_variables" not in _tables(db_path)
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        async with repository.transaction() as tx:
+            assert await tx.transactions.get("ST1", "1") == _session("ST1", "1")
+            assert await tx.device_model.list("ST1") == []
+            assert await tx.transaction_events.list("ST1", "1") == []
+        await repository.close()
+
+    asyncio.run(run())
+    assert _pragma(db_path, "user_version") == 3
+    assert {"transaction_events", "device_variables"} <= _tables(db_path)
 
 
 def test_a_failing_migration_changes_nothing(

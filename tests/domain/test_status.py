@@ -934,3 +934,39 @@ def test_docs_table_is_the_transitions_table() -> None:
                 assert cell == label, (name, columns[column_index])
             else:
                 assert cell == "", (name, columns[column_index])
+
+
+# --- OCPP 2.0.1 Occupied ---------------------------------------------------------------------
+
+
+def occupied(minutes: float, evse_id: int = 1) -> StatusReport:
+    return StatusReport(1, S.PREPARING, at(minutes), evse_id=evse_id, occupied=True)
+
+
+def test_occupied_report_needs_the_preparing_status() -> None:
+    with pytest.raises(ValueError, match="Preparing"):
+        StatusReport(1, S.AVAILABLE, T0, evse_id=1, occupied=True)
+
+
+@pytest.mark.parametrize("current", [None, S.AVAILABLE, S.RESERVED, S.UNAVAILABLE, S.FAULTED])
+def test_occupied_is_preparing_unless_already_occupied(current: ConnectorStatus | None) -> None:
+    s = station(charger(1, connector(1, current)), protocol=Protocol.OCPP201)
+    after, _ = apply_status_report(s, occupied(1), new_id=no_ids)
+    assert only_connector(after)[1].status == StatusRecord(S.PREPARING, at(1))
+
+
+@pytest.mark.parametrize(
+    "current", [S.PREPARING, S.CHARGING, S.SUSPENDED_EV, S.SUSPENDED_EVSE, S.FINISHING]
+)
+def test_occupied_confirms_an_occupied_status(current: ConnectorStatus) -> None:
+    s = station(charger(1, connector(1, current)), protocol=Protocol.OCPP201)
+    after, events = apply_status_report(s, occupied(1), new_id=no_ids)
+    assert only_connector(after)[1].status == StatusRecord(current, at(1))
+    assert events == []
+
+
+def test_occupied_for_a_new_connector_creates_it_preparing() -> None:
+    s = station(protocol=Protocol.OCPP201)
+    after, _ = apply_status_report(s, occupied(1, evse_id=2), new_id=ids())
+    [(ch, c)] = list(after.iter_connectors())
+    assert (ch.evse_id, c.ocpp_id, c.status) == (2, 1, StatusRecord(S.PREPARING, at(1)))

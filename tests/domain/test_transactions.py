@@ -13,7 +13,10 @@ from evcharge_core.domain.transactions import (
     AuthorizationStatus,
     IdToken,
     MeterSample,
+    TransactionEventReport,
+    TransactionEventType,
     TransactionState,
+    apply_transaction_event,
     authorize,
     orphan_stop,
     record_meter_values,
@@ -105,3 +108,132 @@ def test_meter_values_in_kwh_and_per_phase() -> None:
     updated = record_meter_values(transaction, [per_phase, total, power])
     assert updated.last_meter_wh == 2500
     assert record_meter_values(transaction, [power]) == transaction
+
+
+# --- OCPP 2.0.1 transaction events -----------------------------------------------------------
+
+E = TransactionEventType
+
+
+def _energy(wh: int, minutes: int, context: str | None = None) -> MeterSample:
+    return MeterSample(NOW + timedelta(minutes=minutes), float(wh), context=context)
+
+
+def _event(
+    event_type: TransactionEventType,
+    seq_no: int,
+    minutes: int,
+    *samples: MeterSample,
+    **extra: object,
+) -> TransactionEventReport:
+    return TransactionEventReport(
+        transaction_id="tx-1",
+        seq_no=seq_no,
+        event_type=event_type,
+        timestamp=NOW + timedelta(minutes=minutes),
+        trigger_reason="MeterValuePeriodic",
+        evse_id=1,
+        connector_id=1,
+        samples=samples,
+        **extra,
+    )
+
+
+def _fold(events: list[TransactionEventReport]):
+    current = None
+    for event in events:
+        current = apply_transaction_event("ST1", current, event)
+    return current
+
+
+def test_a_session_started_updated_ended() -> None:
+    accepted = Authorization(AuthorizationStatus.ACCEPTED)
+    begun = apply_transaction_event(
+        "ST1",
+        None,
+        _event(E.STARTED, 0, 0, _energy(1000, 0, "Transaction.Begin"), id_token="TAG"),
+        accepted,
+    )
+    assert (begun.state, begun.started_at, begun.meter_start, begun.id_tag) == (
+        TransactionState.ACTIVE,
+        NOW,
+        1000,
+        "TAG",
+    )
+    assert (begun.evse_id, begun.connector_id, begun.authorization) == (1, 1, accepted.status)
+    updated = apply_transaction_event("ST1", begun, _event(E.UPDATED, 1, 10, _energy(2500, 10)))
+    assert updated.energy_wh == 1500
+    ended = apply_transaction_event(
+        "ST1",
+        updated,
+        _event(E.ENDED, 2, 20, _energy(4000, 20, "Transaction.End"), stopped_reason="EVGone"),
+    )
+    assert (ended.state, ended.stopped_at, ended.meter_stop, ended.stop_reason) == (
+        TransactionState.ENDED,
+        NOW + timedelta(minutes=20),
+        4000,
+        "EVGone",
+    )
+    assert ended.energy_wh == 3000
+    assert not ended.orphan
+
+
+def test_ended_without_reason_is_local_and_a_second_end_changes_nothing() -> None:
+    ended = _fold([_event(E.STARTED, 0, 0), _event(E.ENDED, 1, 5)])
+    assert ended.stop_reason == "Local"
+    assert ended.meter_stop is None
+    assert apply_transaction_event("ST1", ended, _event(E.ENDED, 2, 9)) == ended
+
+
+def test_updated_first_has_no_start_and_ended_first_is_an_orphan_until_started() -> None:
+    updated = _fold([_event(E.UPDATED, 3, 3, _energy(500, 3))])
+    assert (updated.state, updated.started_at, updated.orphan) == (
+        TransactionState.ACTIVE,
+        None,
+        False,
+    )
+    orphan = _fold([_event(E.ENDED, 5, 9)])
+    assert (orphan.state, orphan.orphan) == (TransactionState.ENDED, True)
+    started = apply_transaction_event("ST1", orphan, _event(E.STARTED, 0, 0, id_token="T"))
+    assert (started.orphan, started.started_at, started.id_tag) == (False, NOW, "T")
+
+
+def test_the_started_token_wins_and_others_fill_in() -> None:
+    late_token = _fold([_event(E.STARTED, 0, 0), _event(E.UPDATED, 1, 1, id_token="LATE")])
+    assert late_token.id_tag == "LATE"
+    started_token = _fold(
+        [_event(E.UPDATED, 1, 1, id_token="OTHER"), _event(E.STARTED, 0, 0, id_token="FIRST")]
+    )
+    assert started_token.id_tag == "FIRST"
+
+
+@st.composite
+def session_events(draw: st.DrawFn) -> list[TransactionEventReport]:
+    """A session's events as a station sends them (readings only grow), any subset."""
+    meter = draw(st.integers(0, 10_000))
+    events = [_event(E.STARTED, 0, 0, _energy(meter, 0, "Transaction.Begin"), id_token="TAG")]
+    for seq_no in range(1, draw(st.integers(0, 4)) + 1):
+        meter += draw(st.integers(0, 5_000))
+        events.append(_event(E.UPDATED, seq_no, seq_no, _energy(meter, seq_no)))
+    end = len(events)
+    meter += draw(st.integers(0, 5_000))
+    readings = draw(st.sampled_from([[], [_energy(meter, end, "Transaction.End")]]))
+    events.append(_event(E.ENDED, end, end, *readings))
+    return draw(st.lists(st.sampled_from(events), min_size=1, unique_by=lambda e: e.seq_no))
+
+
+@given(session_events(), st.randoms(use_true_random=False))
+def test_arrival_order_does_not_matter(events: list[TransactionEventReport], rnd) -> None:
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    in_order = _fold(sorted(events, key=lambda e: e.seq_no))
+    assert _fold(shuffled) == in_order
+
+
+@given(session_events(), st.data())
+def test_applying_an_event_again_changes_nothing(
+    events: list[TransactionEventReport], data: st.DataObject
+) -> None:
+    folded = _fold(events)
+    again = data.draw(st.sampled_from(events))
+    assert apply_transaction_event("ST1", folded, again) == folded

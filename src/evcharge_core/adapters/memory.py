@@ -41,6 +41,10 @@ connectors (a charger and a connector may share an id: they are different namesp
   the filters. A page past the end is empty.
 
 Areas list by name then id (code point order).
+
+**OCPP 2.0.1 stores.** Transaction events are kept once per ``(station_id, transaction_id,
+seq_no)`` and listed by ``seq_no``; device model variables replace those with an equal key
+and list by the text of their key (code point order).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from ..domain.activation import ThrottleState
+from ..domain.device_model import DeviceVariable, format_key
 from ..domain.model import Area, Station
 from ..domain.status import USABILITY_ORDER, station_operational_status, station_status
 from ..domain.transactions import IdToken, MeterSample, Transaction
@@ -65,6 +70,7 @@ from ..ports import (
     SortKey,
     StationNotification,
     StationQuery,
+    TransactionEventRecord,
     TransactionQuery,
     TransactionSortKey,
     ascii_fold,
@@ -249,7 +255,15 @@ def _no_allocator() -> int:
     raise RuntimeError("this transaction belongs to no repository")
 
 
-_LEDGERS: Final = ("transactions", "id_tokens", "meter_values", "notifications", "counters")
+_LEDGERS: Final = (
+    "transactions",
+    "id_tokens",
+    "meter_values",
+    "notifications",
+    "counters",
+    "transaction_events",
+    "device_model",
+)
 
 
 class _MemoryTransaction:
@@ -273,6 +287,8 @@ class _MemoryTransaction:
         self._id_tokens = _MemoryIdTokenStore(self)
         self._meter_values = _MemoryMeterValueStore(self)
         self._notifications = _MemoryNotificationStore(self)
+        self._transaction_events = _MemoryTransactionEventStore(self)
+        self._device_model = _MemoryDeviceModelStore(self)
         self.allocator: Callable[[], int] = _no_allocator
 
     @property
@@ -290,6 +306,14 @@ class _MemoryTransaction:
     @property
     def notifications(self) -> _MemoryNotificationStore:
         return self._notifications
+
+    @property
+    def transaction_events(self) -> _MemoryTransactionEventStore:
+        return self._transaction_events
+
+    @property
+    def device_model(self) -> _MemoryDeviceModelStore:
+        return self._device_model
 
     def ledger(self, name: str) -> dict[Any, Any]:
         self.read()
@@ -596,6 +620,54 @@ class _MemoryNotificationStore:
         kept = self._tx.ledger("notifications").get(station_id, ())
         newest_first = sorted(kept, key=lambda n: n.received_at, reverse=True)
         return newest_first[:limit]
+
+
+class _MemoryTransactionEventStore:
+    def __init__(self, tx: _MemoryTransaction) -> None:
+        self._tx = tx
+
+    async def add(self, event: TransactionEventRecord) -> bool:
+        key = (event.station_id, event.transaction_id)
+        kept: dict[int, TransactionEventRecord] = self._tx.ledger("transaction_events").get(key, {})
+        if event.seq_no in kept:
+            return False
+        self._tx.write_ledger("transaction_events")[key] = {**kept, event.seq_no: event}
+        return True
+
+    async def list(
+        self, station_id: str, transaction_id: str
+    ) -> builtins.list[TransactionEventRecord]:
+        kept: dict[int, TransactionEventRecord] = self._tx.ledger("transaction_events").get(
+            (station_id, transaction_id), {}
+        )
+        return [kept[seq_no] for seq_no in sorted(kept)]
+
+
+class _MemoryDeviceModelStore:
+    """Per station: key text to variable."""
+
+    def __init__(self, tx: _MemoryTransaction) -> None:
+        self._tx = tx
+
+    async def save(self, station_id: str, variables: Sequence[DeviceVariable]) -> None:
+        if not variables:
+            return
+        ledger = self._tx.write_ledger("device_model")
+        model = dict(ledger.get(station_id, {}))
+        for variable in variables:
+            model[format_key(variable.key)] = variable
+        ledger[station_id] = model
+
+    async def list(self, station_id: str) -> builtins.list[DeviceVariable]:
+        model: dict[str, DeviceVariable] = self._tx.ledger("device_model").get(station_id, {})
+        return [model[key] for key in sorted(model)]
+
+    async def clear(self, station_id: str) -> int:
+        model = self._tx.ledger("device_model").get(station_id, {})
+        if not model:
+            return 0
+        del self._tx.write_ledger("device_model")[station_id]
+        return len(model)
 
 
 class InMemoryRepository:

@@ -97,6 +97,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..bootstrap import display_db_url as display_url
 from ..domain.activation import ThrottleState
+from ..domain.device_model import DeviceVariable, format_key, parse_key
 from ..domain.model import (
     Activation,
     Area,
@@ -128,6 +129,7 @@ from ..ports import (
     SortKey,
     StationNotification,
     StationQuery,
+    TransactionEventRecord,
     TransactionQuery,
     TransactionSortKey,
     ascii_fold,
@@ -516,7 +518,51 @@ _V2: Final = Migration(
     ),
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2)
+_V3: Final = Migration(
+    "OCPP 2.0.1 transaction events and device models",
+    (
+        # Kept once per (station, transaction, seqNo): the idempotence key and the
+        # transaction's history. Like transactions, they outlive their station.
+        """
+        CREATE TABLE transaction_events (
+            station_id text COLLATE "C" NOT NULL,
+            transaction_id text COLLATE "C" NOT NULL,
+            seq_no bigint NOT NULL,
+            event_type text NOT NULL,
+            timestamp timestamptz NOT NULL,       -- as the station says
+            trigger_reason text NOT NULL,
+            offline boolean NOT NULL,
+            received_at timestamptz NOT NULL,
+            payload text NOT NULL,                -- JSON text, as the station sent it
+            PRIMARY KEY (station_id, transaction_id, seq_no)
+        )
+        """,
+        # One row per variable attribute, keyed by the canonical key text (format_key);
+        # key_order is that text in UTF-8, whose byte order is code point order.
+        """
+        CREATE TABLE device_variables (
+            station_id text COLLATE "C" NOT NULL,
+            key text COLLATE "C" NOT NULL,
+            key_order bytea NOT NULL,
+            value text,
+            mutability text,
+            persistent boolean,
+            constant boolean,
+            data_type text,
+            unit text,
+            min_limit double precision,
+            max_limit double precision,
+            values_list text,
+            supports_monitoring boolean,
+            reported_at timestamptz NOT NULL,
+            PRIMARY KEY (station_id, key)
+        )
+        """,
+        "CREATE INDEX device_variables_in_order ON device_variables (station_id, key_order)",
+    ),
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3)
 """Step ``n`` takes the schema from version ``n`` to ``n + 1``. Append; never edit a step
 that was released. A step's statements run in one transaction, which also records it."""
 
@@ -525,7 +571,8 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 _TABLES: Final = (
     "areas", "stations", "connector_specs", "chargers", "connectors", "activation_attempts",
-    "transactions", "id_tokens", "meter_values", "notifications",
+    "transactions", "id_tokens", "meter_values", "notifications", "transaction_events",
+    "device_variables",
 )  # fmt: skip
 """Every table of the schema but ``schema_migrations`` (tests empty them)."""
 
@@ -1105,6 +1152,8 @@ class _PgTransaction:
         self._id_tokens = _PgIdTokenStore(self)
         self._meter_values = _PgMeterValueStore(self)
         self._notifications = _PgNotificationStore(self)
+        self._transaction_events = _PgTransactionEventStore(self)
+        self._device_model = _PgDeviceModelStore(self)
 
     @property
     def stations(self) -> _PgStationStore:
@@ -1133,6 +1182,14 @@ class _PgTransaction:
     @property
     def notifications(self) -> _PgNotificationStore:
         return self._notifications
+
+    @property
+    def transaction_events(self) -> _PgTransactionEventStore:
+        return self._transaction_events
+
+    @property
+    def device_model(self) -> _PgDeviceModelStore:
+        return self._device_model
 
     def conn(self) -> AsyncConnection[Any]:
         if not self._open:
@@ -1821,6 +1878,144 @@ class _PgNotificationStore:
         return [
             StationNotification(_get(row[0]), _get(row[1]), row[2], _get(row[3])) for row in rows
         ]
+
+
+class _PgTransactionEventStore:
+    def __init__(self, tx: _PgTransaction) -> None:
+        self._tx = tx
+
+    async def add(self, event: TransactionEventRecord) -> bool:
+        added = await self._tx.count(
+            "save a transaction event",
+            "INSERT INTO transaction_events (station_id, transaction_id, seq_no, event_type,"
+            " timestamp, trigger_reason, offline, received_at, payload)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (
+                _put(event.station_id),
+                _put(event.transaction_id),
+                event.seq_no,
+                _put(event.event_type),
+                event.timestamp,
+                _put(event.trigger_reason),
+                event.offline,
+                event.received_at,
+                _put(event.payload),
+            ),
+        )
+        return added > 0
+
+    async def list(
+        self, station_id: str, transaction_id: str
+    ) -> builtins.list[TransactionEventRecord]:
+        rows = await self._tx.rows(
+            "read transaction events",
+            "SELECT station_id, transaction_id, seq_no, event_type, timestamp, trigger_reason,"
+            " offline, received_at, payload FROM transaction_events"
+            " WHERE station_id = %s AND transaction_id = %s ORDER BY seq_no",
+            (_put(station_id), _put(transaction_id)),
+        )
+        return [
+            TransactionEventRecord(
+                station_id=_get(row[0]),
+                transaction_id=_get(row[1]),
+                seq_no=row[2],
+                event_type=_get(row[3]),
+                timestamp=row[4],
+                trigger_reason=_get(row[5]),
+                offline=row[6],
+                received_at=row[7],
+                payload=_get(row[8]),
+            )
+            for row in rows
+        ]
+
+
+_VARIABLE_COLUMN_NAMES: Final = (
+    "station_id", "key", "key_order", "value", "mutability", "persistent", "constant",
+    "data_type", "unit", "min_limit", "max_limit", "values_list", "supports_monitoring",
+    "reported_at",
+)  # fmt: skip
+_SAVE_VARIABLE: Final = (
+    _insert_sql("device_variables", _VARIABLE_COLUMN_NAMES)
+    + " ON CONFLICT (station_id, key) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _VARIABLE_COLUMN_NAMES[2:])
+)
+
+
+def _variable_row(station_id: str, v: DeviceVariable) -> _Row:
+    key = format_key(v.key)
+    return (
+        _put(station_id),
+        _put(key),
+        key.encode("utf-8", "surrogatepass"),
+        _put_optional(v.value),
+        _put_optional(v.mutability),
+        v.persistent,
+        v.constant,
+        _put_optional(v.data_type),
+        _put_optional(v.unit),
+        v.min_limit,
+        v.max_limit,
+        _put_optional(v.values_list),
+        v.supports_monitoring,
+        v.reported_at,
+    )
+
+
+def _variable_from_row(row: _Row) -> DeviceVariable:
+    return DeviceVariable(
+        key=parse_key(_get(row[0])),
+        value=_get_optional(row[1]),
+        mutability=_get_optional(row[2]),
+        persistent=row[3],
+        constant=row[4],
+        data_type=_get_optional(row[5]),
+        unit=_get_optional(row[6]),
+        min_limit=row[7],
+        max_limit=row[8],
+        values_list=_get_optional(row[9]),
+        supports_monitoring=row[10],
+        reported_at=row[11],
+    )
+
+
+class _PgDeviceModelStore:
+    def __init__(self, tx: _PgTransaction) -> None:
+        self._tx = tx
+
+    async def save(self, station_id: str, variables: Sequence[DeviceVariable]) -> None:
+        # A later variable of the same key replaces an earlier one: keep the last of each,
+        # as one INSERT ... ON CONFLICT cannot update a row it inserted itself.
+        last = {format_key(v.key): v for v in variables}
+        if not last:
+            return
+        await self._tx.run(
+            "save a device model",
+            [
+                _Op(
+                    _SAVE_VARIABLE,
+                    [_variable_row(station_id, v) for v in last.values()],
+                    many=True,
+                )
+            ],
+        )
+
+    async def list(self, station_id: str) -> builtins.list[DeviceVariable]:
+        rows = await self._tx.rows(
+            "read a device model",
+            "SELECT key, value, mutability, persistent, constant, data_type, unit, min_limit,"
+            " max_limit, values_list, supports_monitoring, reported_at FROM device_variables"
+            " WHERE station_id = %s ORDER BY key_order",
+            (_put(station_id),),
+        )
+        return [_variable_from_row(row) for row in rows]
+
+    async def clear(self, station_id: str) -> int:
+        return await self._tx.count(
+            "delete a device model",
+            "DELETE FROM device_variables WHERE station_id = %s",
+            (_put(station_id),),
+        )
 
 
 # --- the repository --------------------------------------------------------------------------

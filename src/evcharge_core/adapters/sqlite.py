@@ -44,7 +44,10 @@ also remembers the last id it handed out and never allocates below it.
 **Schema.** Normalised tables ``areas``, ``stations``, ``connector_specs``, ``chargers``,
 ``connectors`` and ``activation_attempts`` (version 1); ``transactions`` (charging
 sessions), ``id_tokens``, ``meter_values``, ``notifications`` and ``counters`` (version
-2). What the station list filters and sorts on is held in indexed columns, including
+2); ``transaction_events`` (OCPP 2.0.1 TransactionEvents, keyed by station, transaction
+and ``seqNo``) and ``device_variables`` (OCPP 2.0.1 device models, keyed by station and the
+key text of :func:`~evcharge_core.domain.device_model.format_key`) (version 3). What the
+station list filters and sorts on is held in indexed columns, including
 copies of the derived station status and operational status
 (:mod:`evcharge_core.domain.status`) computed at save time, and case-folded copies of the
 searched text; the transaction list's order (start, else stop, in POSIX seconds) and the
@@ -84,6 +87,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 import cattrs.preconf.json
 
 from ..domain.activation import ThrottleState
+from ..domain.device_model import DeviceVariable, format_key, parse_key
 from ..domain.model import (
     Activation,
     Area,
@@ -115,6 +119,7 @@ from ..ports import (
     SortKey,
     StationNotification,
     StationQuery,
+    TransactionEventRecord,
     TransactionQuery,
     TransactionSortKey,
     ascii_fold,
@@ -374,9 +379,58 @@ def _migrate_to_v2(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO counters (name, value) VALUES (?, 0)", (_TRANSACTION_ID_COUNTER,))
 
 
+_SCHEMA_V3: Final = (
+    # OCPP 2.0.1 transaction events: the idempotence key (a retransmitted seqNo is not kept
+    # twice) and each transaction's history. Like transactions, they outlive their station.
+    """
+    CREATE TABLE transaction_events (
+        station_id TEXT NOT NULL,
+        transaction_id TEXT NOT NULL,
+        seq_no INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        timestamp TEXT NOT NULL,              -- as the station says, ISO 8601
+        trigger_reason TEXT NOT NULL,
+        offline INTEGER NOT NULL,
+        received_at TEXT NOT NULL,
+        payload TEXT NOT NULL,                -- JSON text, as the station sent it
+        PRIMARY KEY (station_id, transaction_id, seq_no)
+    ) WITHOUT ROWID
+    """,
+    # OCPP 2.0.1 device models: one row per variable attribute. The key is the canonical
+    # key text (format_key), which names component, instance, EVSE, connector, variable,
+    # instance and attribute in one string that parses back; the primary key orders a
+    # station's rows as the port lists them (BINARY compares UTF-8 in code point order).
+    """
+    CREATE TABLE device_variables (
+        station_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT,
+        mutability TEXT,
+        persistent INTEGER,
+        constant INTEGER,
+        data_type TEXT,
+        unit TEXT,
+        min_limit REAL,
+        max_limit REAL,
+        values_list TEXT,
+        supports_monitoring INTEGER,
+        reported_at TEXT NOT NULL,
+        PRIMARY KEY (station_id, key)
+    ) WITHOUT ROWID
+    """,
+)
+
+
+def _migrate_to_v3(db: sqlite3.Connection) -> None:
+    """Version 3: OCPP 2.0.1 transaction events and device models."""
+    for statement in _SCHEMA_V3:
+        db.execute(statement)
+
+
 MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     _migrate_to_v1,
     _migrate_to_v2,
+    _migrate_to_v3,
 )
 """Step ``n`` takes the schema from version ``n`` to ``n + 1``. Append; never edit a step
 that was released. A step gets the connection inside the migration's transaction and must
@@ -1378,6 +1432,16 @@ class _SQLiteTransaction:
         self._id_tokens = _SQLiteIdTokenStore(self)
         self._meter_values = _SQLiteMeterValueStore(self)
         self._notifications = _SQLiteNotificationStore(self)
+        self._transaction_events = _SQLiteTransactionEventStore(self)
+        self._device_model = _SQLiteDeviceModelStore(self)
+
+    @property
+    def transaction_events(self) -> _SQLiteTransactionEventStore:
+        return self._transaction_events
+
+    @property
+    def device_model(self) -> _SQLiteDeviceModelStore:
+        return self._device_model
 
     @property
     def transactions(self) -> _SQLiteTransactionStore:
@@ -1910,6 +1974,146 @@ class _SQLiteNotificationStore:
                 (station_id, limit),
             ).fetchall()
         return [_notification_from_row(row) for row in rows]
+
+
+class _SQLiteTransactionEventStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    async def add(self, event: TransactionEventRecord) -> bool:
+        conn = self._tx.conn()
+        with conn.errors("save a transaction event"):
+            cursor = conn.db.execute(
+                "INSERT INTO transaction_events (station_id, transaction_id, seq_no,"
+                " event_type, timestamp, trigger_reason, offline, received_at, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    event.station_id,
+                    event.transaction_id,
+                    event.seq_no,
+                    event.event_type,
+                    _time(event.timestamp),
+                    event.trigger_reason,
+                    int(event.offline),
+                    _time(event.received_at),
+                    event.payload,
+                ),
+            )
+        return cursor.rowcount > 0
+
+    async def list(
+        self, station_id: str, transaction_id: str
+    ) -> builtins.list[TransactionEventRecord]:
+        conn = self._tx.conn()
+        with conn.errors("read transaction events"):
+            rows = conn.db.execute(
+                "SELECT * FROM transaction_events WHERE station_id = ? AND transaction_id = ?"
+                " ORDER BY seq_no",
+                (station_id, transaction_id),
+            ).fetchall()
+        return [_transaction_event_from_row(row) for row in rows]
+
+
+def _transaction_event_from_row(row: sqlite3.Row) -> TransactionEventRecord:
+    timestamp = _parse_time(row["timestamp"])
+    received_at = _parse_time(row["received_at"])
+    assert timestamp is not None  # NOT NULL columns
+    assert received_at is not None
+    return TransactionEventRecord(
+        station_id=row["station_id"],
+        transaction_id=row["transaction_id"],
+        seq_no=row["seq_no"],
+        event_type=row["event_type"],
+        timestamp=timestamp,
+        trigger_reason=row["trigger_reason"],
+        offline=bool(row["offline"]),
+        received_at=received_at,
+        payload=row["payload"],
+    )
+
+
+def _optional_bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _optional_int(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _variable_row(station_id: str, v: DeviceVariable) -> tuple[object, ...]:
+    return (
+        station_id,
+        format_key(v.key),
+        v.value,
+        v.mutability,
+        _optional_int(v.persistent),
+        _optional_int(v.constant),
+        v.data_type,
+        v.unit,
+        v.min_limit,
+        v.max_limit,
+        v.values_list,
+        _optional_int(v.supports_monitoring),
+        _time(v.reported_at),
+    )
+
+
+def _variable_from_row(row: sqlite3.Row) -> DeviceVariable:
+    reported_at = _parse_time(row["reported_at"])
+    assert reported_at is not None  # NOT NULL column
+    return DeviceVariable(
+        key=parse_key(row["key"]),
+        reported_at=reported_at,
+        value=row["value"],
+        mutability=row["mutability"],
+        persistent=_optional_bool(row["persistent"]),
+        constant=_optional_bool(row["constant"]),
+        data_type=row["data_type"],
+        unit=row["unit"],
+        min_limit=row["min_limit"],
+        max_limit=row["max_limit"],
+        values_list=row["values_list"],
+        supports_monitoring=_optional_bool(row["supports_monitoring"]),
+    )
+
+
+_VARIABLE_COLUMN_NAMES: Final = (
+    "station_id", "key", "value", "mutability", "persistent", "constant", "data_type", "unit",
+    "min_limit", "max_limit", "values_list", "supports_monitoring", "reported_at",
+)  # fmt: skip
+_SAVE_VARIABLE: Final = (
+    f"INSERT INTO device_variables ({', '.join(_VARIABLE_COLUMN_NAMES)})"  # noqa: S608
+    f" VALUES ({', '.join('?' * len(_VARIABLE_COLUMN_NAMES))})"
+    " ON CONFLICT (station_id, key) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _VARIABLE_COLUMN_NAMES[2:])
+)
+
+
+class _SQLiteDeviceModelStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    async def save(self, station_id: str, variables: Sequence[DeviceVariable]) -> None:
+        conn = self._tx.conn()
+        with conn.errors("save a device model"):
+            conn.db.executemany(_SAVE_VARIABLE, [_variable_row(station_id, v) for v in variables])
+
+    async def list(self, station_id: str) -> builtins.list[DeviceVariable]:
+        conn = self._tx.conn()
+        with conn.errors("read a device model"):
+            rows = conn.db.execute(
+                "SELECT * FROM device_variables WHERE station_id = ? ORDER BY key",
+                (station_id,),
+            ).fetchall()
+        return [_variable_from_row(row) for row in rows]
+
+    async def clear(self, station_id: str) -> int:
+        conn = self._tx.conn()
+        with conn.errors("delete a device model"):
+            cursor = conn.db.execute(
+                "DELETE FROM device_variables WHERE station_id = ?", (station_id,)
+            )
+        return cursor.rowcount
 
 
 class _Batch:

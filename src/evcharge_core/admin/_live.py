@@ -21,6 +21,7 @@ from starlette.responses import Response
 from .. import admin_json
 from ..charging import ChargingService
 from ..commands import CommandService
+from ..domain.device_model import DeviceVariable, format_key
 from ..domain.qr import QrTarget
 from ..domain.transactions import AuthorizationStatus, IdToken
 from ..errors import InvalidInput, Issue, StationNotConnected
@@ -152,6 +153,7 @@ async def get_configuration(request: Request, ctx: AdminContext) -> Response:
                 {"key": e.key, "value": e.value, "readonly": e.readonly} for e in result.entries
             ],
             "unknown_keys": list(result.unknown_keys),
+            "rejected": [{"key": key, "status": status} for key, status in result.rejected],
         }
     )
 
@@ -168,28 +170,39 @@ async def rotate_password(request: Request, ctx: AdminContext) -> Response:
     return _status(await commands.rotate_password(station_id))
 
 
-_TRIGGER: Final = {"message": _string(), "connector_id": _optional(_integer(0))}
+_EVSE: Final = _optional(_integer(0))
+"""``evse_id`` (OCPP 2.0.1 only): ``connector_id`` is then the connector within it."""
+
+_TRIGGER: Final = {
+    "message": _string(),
+    "connector_id": _optional(_integer(0)),
+    "evse_id": _EVSE,
+}
 
 
 async def trigger(request: Request, ctx: AdminContext) -> Response:
     values = await _body(request, ctx, _TRIGGER, "message")
     commands, station_id = await _commands(request, ctx)
     status = await commands.trigger_message(
-        station_id, values["message"], values.get("connector_id")
+        station_id, values["message"], values.get("connector_id"), evse_id=values.get("evse_id")
     )
     return _status(status)
 
 
+_RESET: Final = {"type": _choice("Soft", "Hard", "OnIdle", "Immediate"), "evse_id": _EVSE}
+
+
 async def reset(request: Request, ctx: AdminContext) -> Response:
-    values = await _body(request, ctx, {"type": _choice("Soft", "Hard")}, "type")
+    values = await _body(request, ctx, _RESET, "type")
     commands, station_id = await _commands(request, ctx)
-    return _status(await commands.reset(station_id, values["type"]))
+    return _status(await commands.reset(station_id, values["type"], evse_id=values.get("evse_id")))
 
 
 _REMOTE_START: Final = {
-    "id_tag": _string(1, 20),
+    "id_tag": _string(1, 36),
     "connector_id": _optional(_integer(1)),
     "qr_payload": _optional(_string(1, 200)),
+    "evse_id": _EVSE,
     "charging_profile": _optional(_json_object),
 }
 
@@ -203,12 +216,15 @@ async def remote_start(request: Request, ctx: AdminContext) -> Response:
             station_id,
             values["id_tag"],
             values.get("connector_id"),
+            evse_id=values.get("evse_id"),
             charging_profile=values.get("charging_profile"),
         )
         return _status(status)
     station_id = request.path_params["station_id"]
-    if values.get("connector_id") is not None:
-        raise InvalidInput([Issue("give connector_id or qr_payload, not both", field="qr_payload")])
+    for other in ("connector_id", "evse_id"):
+        if values.get(other) is not None:
+            problem = f"give {other} or qr_payload, not both"
+            raise InvalidInput([Issue(problem, field="qr_payload")])
     target = await resolve_payload(ctx, payload, field="qr_payload")
     if target.station.id != station_id:
         raise InvalidInput(
@@ -242,27 +258,38 @@ async def remote_stop(request: Request, ctx: AdminContext) -> Response:
 
 
 async def unlock(request: Request, ctx: AdminContext) -> Response:
-    values = await _body(request, ctx, {"connector_id": _integer(1)}, "connector_id")
+    fields = {"connector_id": _integer(1), "evse_id": _EVSE}
+    values = await _body(request, ctx, fields, "connector_id")
     commands, station_id = await _commands(request, ctx)
-    return _status(await commands.unlock(station_id, values["connector_id"]))
+    status = await commands.unlock(
+        station_id, values["connector_id"], evse_id=values.get("evse_id")
+    )
+    return _status(status)
 
 
-_AVAILABILITY: Final = {"connector_id": _integer(0), "type": _choice("Operative", "Inoperative")}
+_AVAILABILITY: Final = {
+    "connector_id": _integer(0),
+    "evse_id": _EVSE,
+    "type": _choice("Operative", "Inoperative"),
+}
 
 
 async def change_availability(request: Request, ctx: AdminContext) -> Response:
     values = await _body(request, ctx, _AVAILABILITY, "connector_id", "type")
     commands, station_id = await _commands(request, ctx)
-    status = await commands.change_availability(station_id, values["connector_id"], values["type"])
+    status = await commands.change_availability(
+        station_id, values["connector_id"], values["type"], evse_id=values.get("evse_id")
+    )
     return _status(status)
 
 
 _RESERVE: Final = {
     "connector_id": _integer(0),
-    "id_tag": _string(1, 20),
+    "evse_id": _EVSE,
+    "id_tag": _string(1, 36),
     "expiry_date": _timestamp,
     "reservation_id": _optional(_integer(1)),
-    "parent_id_tag": _optional(_string(1, 20)),
+    "parent_id_tag": _optional(_string(1, 36)),
 }
 
 
@@ -276,6 +303,7 @@ async def reserve(request: Request, ctx: AdminContext) -> Response:
         values["expiry_date"],
         reservation_id=values.get("reservation_id"),
         parent_id_tag=values.get("parent_id_tag"),
+        evse_id=values.get("evse_id"),
     )
     return json_response({"status": result.status, "reservation_id": result.reservation_id})
 
@@ -286,25 +314,39 @@ async def cancel_reservation(request: Request, ctx: AdminContext) -> Response:
     return _status(await commands.cancel_reservation(station_id, values["reservation_id"]))
 
 
-_PROFILE: Final = {"connector_id": _integer(0), "profile": _json_object}
+_PROFILE: Final = {"connector_id": _integer(0), "evse_id": _EVSE, "profile": _json_object}
 
 
 async def set_charging_profile(request: Request, ctx: AdminContext) -> Response:
     values = await _body(request, ctx, _PROFILE, "connector_id", "profile")
     commands, station_id = await _commands(request, ctx)
     status = await commands.set_charging_profile(
-        station_id, values["connector_id"], values["profile"]
+        station_id, values["connector_id"], values["profile"], evse_id=values.get("evse_id")
     )
     return _status(status)
 
 
+_PURPOSES: Final = [
+    "ChargePointMaxProfile",
+    "ChargingStationMaxProfile",
+    "ChargingStationExternalConstraints",
+    "TxDefaultProfile",
+    "TxProfile",
+]
+
 _CLEAR_PARAMS: Final = (
     Param("profile_id", "Only the profile with this ID.", {"type": "integer"}),
-    Param("connector_id", "Only profiles of this connector (0: the station).", {"type": "integer"}),
+    Param(
+        "connector_id",
+        "Only profiles of this connector (0: the station; OCPP 2.0.1: the EVSE).",
+        {"type": "integer"},
+    ),
+    Param("evse_id", "OCPP 2.0.1: only profiles of this EVSE.", {"type": "integer"}),
     Param(
         "purpose",
-        "Only profiles of this purpose.",
-        {"type": "string", "enum": ["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]},
+        "Only profiles of this purpose (1.6 ChargePointMaxProfile and 2.0.1 "
+        "ChargingStationMaxProfile name the same purpose).",
+        {"type": "string", "enum": _PURPOSES},
     ),
     Param("stack_level", "Only profiles at this stack level.", {"type": "integer"}),
 )
@@ -330,6 +372,50 @@ async def clear_charging_profile(request: Request, ctx: AdminContext) -> Respons
         raise InvalidInput(issues)
     commands, station_id = await _commands(request, ctx)
     return _status(await commands.clear_charging_profile(station_id, **criteria))
+
+
+_BASE_REPORT: Final = {
+    "report_base": _choice("ConfigurationInventory", "FullInventory", "SummaryInventory")
+}
+
+
+async def base_report(request: Request, ctx: AdminContext) -> Response:
+    values = await _body(request, ctx, _BASE_REPORT)
+    commands, station_id = await _commands(request, ctx)
+    result = await commands.get_base_report(station_id, values.get("report_base", "FullInventory"))
+    return json_response({"status": result.status, "request_id": result.request_id})
+
+
+def device_variable_to_json(variable: DeviceVariable) -> dict[str, Any]:
+    """A device model variable as the API shows it."""
+    key = variable.key
+    return {
+        "key": format_key(key),
+        "component": key.component,
+        "component_instance": key.component_instance,
+        "evse_id": key.evse_id,
+        "connector_id": key.connector_id,
+        "variable": key.variable,
+        "variable_instance": key.variable_instance,
+        "attribute_type": key.attribute_type,
+        "value": variable.value,
+        "mutability": variable.mutability,
+        "persistent": variable.persistent,
+        "constant": variable.constant,
+        "data_type": variable.data_type,
+        "unit": variable.unit,
+        "min_limit": variable.min_limit,
+        "max_limit": variable.max_limit,
+        "values_list": variable.values_list,
+        "supports_monitoring": variable.supports_monitoring,
+        "reported_at": _iso(variable.reported_at),
+    }
+
+
+async def device_model(request: Request, ctx: AdminContext) -> Response:
+    station_id: str = request.path_params["station_id"]
+    variables = await _charging(ctx).device_model(station_id)
+    return json_response({"variables": [device_variable_to_json(v) for v in variables]})
 
 
 async def raw_call(request: Request, ctx: AdminContext) -> Response:
@@ -458,8 +544,9 @@ COMMAND_ROUTES: Final[tuple[ApiRoute, ...]] = (
         "Write one configuration key live",
         "ConfigurationWrite",
         method="PUT",
-        description="A write of the password key (1.6 AuthorizationKey) that the station "
-        "accepts stores the new password.",
+        description="Keys are OCPP 1.6 names or OCPP 2.0.1 Component.Variable keys. A write "
+        "of the password key (1.6 AuthorizationKey, 2.0.1 SecurityCtrlr.BasicAuthPassword) "
+        "that the station accepts stores the new password.",
     ),
     _command(
         "/rotate-password",
@@ -523,6 +610,28 @@ COMMAND_ROUTES: Final[tuple[ApiRoute, ...]] = (
         method="DELETE",
         description="Clears the profiles matching every criterion given (none: all).",
         query=_CLEAR_PARAMS,
+    ),
+    _command(
+        "/base-report",
+        base_report,
+        "getBaseReport",
+        "Ask an OCPP 2.0.1 station for a base report",
+        "BaseReportRequest",
+        description="The NotifyReport messages that follow fill the station's device model "
+        "(GET /api/stations/{station_id}/device-model). 409 for an OCPP 1.6 station.",
+        replies=(Reply(200, "The station's answer.", ref("BaseReport")),),
+    ),
+    ApiRoute(
+        "GET",
+        f"{_STATION}/device-model",
+        device_model,
+        "getDeviceModel",
+        "Read an OCPP 2.0.1 station's stored device model",
+        "commands",
+        description="What the station reported in NotifyReport (and GetVariables), one entry "
+        "per variable attribute, ordered by key; empty for OCPP 1.6 stations. Stored, not "
+        "live: works while the station is offline.",
+        replies=(Reply(200, "The device model.", ref("DeviceModel")),),
     ),
     _command(
         "/call/{action}",

@@ -345,7 +345,19 @@ def _without(fields: Mapping[str, Schema], *names: str) -> dict[str, Schema]:
 _CONNECTOR_NUMBER: Final[Schema] = {
     "type": "integer",
     "minimum": 0,
-    "description": "OCPP connector ID (0: the whole station).",
+    "description": "OCPP 1.6 connector ID (0: the whole station); for an OCPP 2.0.1 station "
+    "the EVSE ID, or with evse_id the connector within that EVSE.",
+}
+_EVSE_NUMBER: Final[Schema] = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "OCPP 2.0.1 only: the EVSE; connector_id is then the connector within it.",
+}
+_ID_TAG: Final[Schema] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 36,
+    "description": "At most 20 characters for OCPP 1.6 stations, 36 for OCPP 2.0.1.",
 }
 _ID_TOKEN_STATUSES: Final = ["Accepted", "Blocked", "Expired", "Invalid"]
 _ID_TOKEN_INPUT: Final[dict[str, Schema]] = {
@@ -365,52 +377,82 @@ COMMAND_SCHEMAS: Final[dict[str, Schema]] = {
         {
             "configuration": {
                 "type": "array",
-                "items": _object({"key": STRING, "value": nullable(STRING), "readonly": BOOLEAN}),
+                "items": _object(
+                    {"key": STRING, "value": nullable(STRING), "readonly": nullable(BOOLEAN)}
+                ),
             },
             "unknown_keys": {"type": "array", "items": STRING},
+            "rejected": {
+                "type": "array",
+                "items": _object({"key": STRING, "status": STRING}),
+                "description": "Keys the station would not read, with its reason (OCPP 2.0.1).",
+            },
         },
-        description="A live configuration read.",
+        description="A live configuration read; readonly is null when the station did not "
+        "say (an OCPP 2.0.1 station that reported no device model).",
     ),
     "ConfigurationWrite": _object({"value": STRING}, closed=True),
     "TriggerRequest": _object(
-        {"message": TEXT, "connector_id": _CONNECTOR_NUMBER}, required=["message"], closed=True
+        {"message": TEXT, "connector_id": _CONNECTOR_NUMBER, "evse_id": _EVSE_NUMBER},
+        required=["message"],
+        closed=True,
     ),
-    "ResetRequest": _object({"type": {"type": "string", "enum": ["Soft", "Hard"]}}, closed=True),
+    "ResetRequest": _object(
+        {
+            "type": {
+                "type": "string",
+                "enum": ["Soft", "Hard", "OnIdle", "Immediate"],
+                "description": "OCPP 2.0.1 stations: Soft is OnIdle, Hard is Immediate.",
+            },
+            "evse_id": _EVSE_NUMBER,
+        },
+        required=["type"],
+        closed=True,
+    ),
     "RemoteStartRequest": _object(
         {
-            "id_tag": {"type": "string", "minLength": 1, "maxLength": 20},
-            "connector_id": {"type": "integer", "minimum": 1},
+            "id_tag": _ID_TAG,
+            "connector_id": {**_CONNECTOR_NUMBER, "minimum": 1},
+            "evse_id": _EVSE_NUMBER,
             "qr_payload": {
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 200,
-                "description": "Instead of connector_id: a scanned QR payload naming a "
-                "charger (and connector) of this station.",
+                "description": "Instead of connector_id and evse_id: a scanned QR payload "
+                "naming a charger (and connector) of this station.",
             },
             "charging_profile": {
                 "type": "object",
-                "description": "An OCPP 1.6 chargingProfile (camelCase), TxProfile.",
+                "description": "A chargingProfile (camelCase) as the station's protocol writes "
+                "it, TxProfile.",
             },
         },
         required=["id_tag"],
         closed=True,
     ),
     "RemoteStopRequest": _object({"transaction_id": {"type": ["integer", "string"]}}, closed=True),
-    "UnlockRequest": _object({"connector_id": {"type": "integer", "minimum": 1}}, closed=True),
+    "UnlockRequest": _object(
+        {"connector_id": {**_CONNECTOR_NUMBER, "minimum": 1}, "evse_id": _EVSE_NUMBER},
+        required=["connector_id"],
+        closed=True,
+    ),
     "AvailabilityRequest": _object(
         {
             "connector_id": _CONNECTOR_NUMBER,
+            "evse_id": _EVSE_NUMBER,
             "type": {"type": "string", "enum": ["Operative", "Inoperative"]},
         },
+        required=["connector_id", "type"],
         closed=True,
     ),
     "ReserveRequest": _object(
         {
             "connector_id": _CONNECTOR_NUMBER,
-            "id_tag": {"type": "string", "minLength": 1, "maxLength": 20},
+            "evse_id": _EVSE_NUMBER,
+            "id_tag": _ID_TAG,
             "expiry_date": TIMESTAMP,
             "reservation_id": {"type": "integer", "minimum": 1},
-            "parent_id_tag": {"type": "string", "minLength": 1, "maxLength": 20},
+            "parent_id_tag": _ID_TAG,
         },
         required=["connector_id", "id_tag", "expiry_date"],
         closed=True,
@@ -423,13 +465,57 @@ COMMAND_SCHEMAS: Final[dict[str, Schema]] = {
     "ChargingProfileRequest": _object(
         {
             "connector_id": _CONNECTOR_NUMBER,
+            "evse_id": _EVSE_NUMBER,
             "profile": {
                 "type": "object",
                 "description": "The profile as the station's protocol writes it (OCPP 1.6: "
-                "csChargingProfiles, camelCase).",
+                "csChargingProfiles; OCPP 2.0.1: chargingProfile; camelCase).",
             },
         },
+        required=["connector_id", "profile"],
         closed=True,
+    ),
+    "BaseReportRequest": _object(
+        {
+            "report_base": {
+                "type": "string",
+                "enum": ["ConfigurationInventory", "FullInventory", "SummaryInventory"],
+                "description": "Default FullInventory.",
+            }
+        },
+        closed=True,
+    ),
+    "BaseReport": _object(
+        {"status": STRING, "request_id": INTEGER},
+        description="The station's answer, and the request ID its NotifyReports carry.",
+    ),
+    "DeviceVariable": _object(
+        {
+            "key": {**STRING, "description": "The key text (Component[...].Variable[...])."},
+            "component": STRING,
+            "component_instance": nullable(STRING),
+            "evse_id": nullable(INTEGER),
+            "connector_id": nullable(INTEGER),
+            "variable": STRING,
+            "variable_instance": nullable(STRING),
+            "attribute_type": {"type": "string", "enum": ["Actual", "Target", "MinSet", "MaxSet"]},
+            "value": nullable(STRING),
+            "mutability": nullable(STRING),
+            "persistent": nullable(BOOLEAN),
+            "constant": nullable(BOOLEAN),
+            "data_type": nullable(STRING),
+            "unit": nullable(STRING),
+            "min_limit": nullable(NUMBER),
+            "max_limit": nullable(NUMBER),
+            "values_list": nullable(STRING),
+            "supports_monitoring": nullable(BOOLEAN),
+            "reported_at": TIMESTAMP,
+        },
+        description="One variable attribute of an OCPP 2.0.1 station's device model.",
+    ),
+    "DeviceModel": _object(
+        {"variables": {"type": "array", "items": ref("DeviceVariable")}},
+        description="What the station reported (NotifyReport), ordered by key.",
     ),
     "CallPayload": {
         "type": "object",

@@ -37,6 +37,7 @@ import attrs
 
 from .geo import check_coordinates, distance_m
 from .model import Area, Charger, Connector, Station
+from .values import ConnectorStatus
 
 __all__ = ["MapEntry", "MapQuery", "MapResult", "is_closed", "map_chargers", "visible_to"]
 
@@ -131,10 +132,14 @@ def is_closed(station: Station, charger: Charger) -> bool:
     """Whether the charger's operational status is ``Closed``
     (:func:`~evcharge_core.domain.status.charger_operational_status`), decided from the
     closure flags alone: the station or the charger is closed, or every one of its
-    connectors is (the map asks this of every charger, so it skips deriving statuses)."""
+    connectors is, by its flag or by a stored ``Closed`` record (the map asks this of every
+    charger, so it skips deriving statuses)."""
     if station.closed or charger.closed:
         return True
-    return bool(charger.connectors) and all(c.closed for c in charger.connectors)
+    return bool(charger.connectors) and all(
+        c.closed or (c.status is not None and c.status.status is ConnectorStatus.CLOSED)
+        for c in charger.connectors
+    )
 
 
 def _connectors(charger: Charger, query: MapQuery) -> tuple[Connector, ...]:

@@ -156,11 +156,16 @@ class SerialNumberMismatch:
 
 @attrs.frozen
 class TransactionStarted:
+    """A transaction was stored for the first time (OCPP 2.0.1: its first TransactionEvent
+    other than an orphan ``Ended``; ``at`` is that event's time). ``connector_id`` is the
+    OCPP 1.6 connector ID, or for 2.0.1 the connector within ``evse_id`` (0: not said)."""
+
     station_id: str
     transaction_id: str
     connector_id: int
     id_tag: str | None
     at: datetime
+    evse_id: int | None = None
 
 
 @attrs.frozen
@@ -183,6 +188,9 @@ class TransactionEnded:
 
 @attrs.frozen
 class MeterValuesReceived:
+    """Sampled values were stored; ``connector_id`` as in
+    :class:`~evcharge_core.ports.MeterValueStore` (the EVSE ID for OCPP 2.0.1)."""
+
     station_id: str
     connector_id: int
     transaction_id: str | None

@@ -31,6 +31,14 @@ about the station as a whole and updates :attr:`~.model.Station.station_status`,
 same ordering and anomaly rules. While it is ``Unavailable`` or ``Faulted`` every connector
 of the station is ``Inoperative`` (unless closed), whatever it reported itself.
 
+**OCPP 2.0.1 "Occupied".** A 2.0.1 station reports a connector ``Occupied`` (an EV is
+plugged in or a session is under way) and says how charging goes in its transaction events
+instead. An occupied report (:attr:`StatusReport.occupied`) is applied as ``Preparing``,
+unless the connector is already in one of the :data:`OCCUPIED_STATUSES` the transaction
+events set (``Charging``...), which it then confirms at its new timestamp rather than
+overwriting: a station asked for its status mid-charge says ``Occupied``, and the connector
+stays ``Charging``.
+
 **Unknown connectors** are created by the report that first names them, with the connector
 specification :func:`~.mapping.spec_for_connector` picks from the station's import data
 (:data:`DEFAULT_SPEC` if it has none). See :func:`apply_status_report` for where they go.
@@ -91,6 +99,7 @@ from .values import (
 __all__ = [
     "DEFAULT_SPEC",
     "INOPERATIVE_STATUSES",
+    "OCCUPIED_STATUSES",
     "REPORTABLE_STATUSES",
     "TRANSITIONS",
     "USABILITY_ORDER",
@@ -221,6 +230,11 @@ the two equal)."""
 
 INOPERATIVE_STATUSES: Final = frozenset({_S.UNAVAILABLE, _S.FAULTED})
 
+OCCUPIED_STATUSES: Final = frozenset(
+    {_S.PREPARING, _S.CHARGING, _S.SUSPENDED_EV, _S.SUSPENDED_EVSE, _S.FINISHING}
+)
+"""The statuses OCPP 2.0.1 calls ``Occupied``: an EV is there or a session is on."""
+
 USABILITY_ORDER: Final[tuple[ConnectorStatus, ...]] = (
     _S.AVAILABLE,
     _S.PREPARING,
@@ -293,6 +307,9 @@ class StatusReport:
     )
     error_code: str | None = None
     info: str | None = None
+    occupied: bool = False
+    """OCPP 2.0.1 ``Occupied``: ``status`` is then ``Preparing``, and a connector already in
+    an occupied status keeps it (see the module docstring)."""
 
     @status.validator
     def _check_status(self, _attr: attrs.Attribute[ConnectorStatus], value: object) -> None:
@@ -305,6 +322,8 @@ class StatusReport:
             raise ValueError("timestamp must be a timezone-aware datetime")
 
     def __attrs_post_init__(self) -> None:
+        if self.occupied and self.status is not _S.PREPARING:
+            raise ValueError("an occupied report has the status Preparing")
         if self.evse_id is not None and (self.evse_id < 1 or self.ocpp_id < 1):
             raise ValueError(
                 "an OCPP 2.0.1 report names an EVSE and a connector, both numbered from 1; "
@@ -408,6 +427,12 @@ def apply_status_report(
     charger_index, connector_index = located
     charger = station.chargers[charger_index]
     connector = charger.connectors[connector_index]
+    if (
+        report.occupied
+        and connector.status is not None
+        and connector.status.status in OCCUPIED_STATUSES
+    ):
+        record = attrs.evolve(record, status=connector.status.status)
     ignored = _order(station, report, record, connector.status)
     if ignored is not None:
         return station, ignored

@@ -16,15 +16,26 @@ Rules kept here:
   transaction already ended returns it unchanged (a retransmission). A stop for an unknown
   transaction is recorded as an *orphan* transaction (:attr:`Transaction.orphan`), never
   dropped.
+* **OCPP 2.0.1 events** (:func:`apply_transaction_event`): a transaction is the fold of its
+  TransactionEvents. The caller drops an event whose ``seqNo`` it has seen (idempotence);
+  the fold is built so that events replayed late or out of order (a station back from
+  offline) give the same transaction as in order: only ``Started`` sets the start (time,
+  meter start, id token), only ``Ended`` the end, and the latest energy reading is the
+  greatest seen (an energy register only grows). An ``Updated`` first creates the
+  transaction without a start; an ended transaction whose ``Started`` never arrived is an
+  orphan, until it arrives.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, Final
 
 import attrs
+
+from .values import ConnectorStatus
 
 __all__ = [
     "Authorization",
@@ -32,7 +43,10 @@ __all__ = [
     "IdToken",
     "MeterSample",
     "Transaction",
+    "TransactionEventReport",
+    "TransactionEventType",
     "TransactionState",
+    "apply_transaction_event",
     "authorize",
     "orphan_stop",
     "record_meter_values",
@@ -241,3 +255,125 @@ def orphan_stop(
         last_meter_wh=meter_stop,
         orphan=True,
     )
+
+
+# --- OCPP 2.0.1 transaction events -----------------------------------------------------------
+
+ENERGY_REGISTER: Final = "Energy.Active.Import.Register"
+DEFAULT_STOP_REASON: Final = "Local"
+"""OCPP 2.0.1: a TransactionEvent ``Ended`` without ``stoppedReason`` means ``Local``."""
+
+
+class TransactionEventType(enum.StrEnum):
+    """OCPP 2.0.1 ``TransactionEventEnumType``."""
+
+    STARTED = "Started"
+    UPDATED = "Updated"
+    ENDED = "Ended"
+
+
+def _samples(value: Iterable[MeterSample]) -> tuple[MeterSample, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class TransactionEventReport:
+    """What one OCPP 2.0.1 TransactionEvent says, protocol-neutral.
+
+    ``evse_id`` and ``connector_id`` locate it (``None``: not said); ``connector_status``
+    is what the event implies about the connector's status (the protocol layer maps the
+    charging state onto :class:`~.values.ConnectorStatus`), ``None`` if nothing.
+    """
+
+    transaction_id: str
+    seq_no: int
+    event_type: TransactionEventType
+    timestamp: datetime
+    trigger_reason: str
+    evse_id: int | None = None
+    connector_id: int | None = None
+    id_token: str | None = None
+    stopped_reason: str | None = None
+    offline: bool = False
+    reservation_id: int | None = None
+    remote_start_id: int | None = None
+    samples: tuple[MeterSample, ...] = attrs.field(default=(), converter=_samples)
+    connector_status: ConnectorStatus | None = None
+
+
+def _wh(sample: MeterSample) -> int:
+    factor = 1000 if (sample.unit or "Wh") == "kWh" else 1
+    return round(sample.value * factor)
+
+
+def _registers(samples: Sequence[MeterSample]) -> list[MeterSample]:
+    return [s for s in samples if s.measurand == ENERGY_REGISTER and s.phase is None]
+
+
+def _reading_with(samples: Sequence[MeterSample], context: str, *, latest: bool) -> int | None:
+    """The energy register reading of ``context`` if there is one, else the earliest (or
+    ``latest``) reading of any context; ``None`` without readings."""
+    registers = _registers(samples)
+    if not registers:
+        return None
+    chosen = [s for s in registers if s.context == context] or registers
+    pick = max if latest else min
+    return _wh(pick(chosen, key=lambda s: (s.timestamp, s.value)))
+
+
+def _greatest(*values: int | None) -> int | None:
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
+
+
+def apply_transaction_event(
+    station_id: str,
+    current: Transaction | None,
+    event: TransactionEventReport,
+    authorization: Authorization | None = None,
+) -> Transaction:
+    """The transaction after ``event`` (see the module docstring); ``current`` is ``None``
+    for a transaction not seen yet. ``authorization`` is that of the event's id token."""
+    transaction = current or Transaction(
+        station_id=station_id,
+        transaction_id=event.transaction_id,
+        connector_id=0,
+        id_tag=None,
+        started_at=None,
+        meter_start=None,
+        orphan=event.event_type is TransactionEventType.ENDED,
+    )
+    changes: dict[str, Any] = {}
+    if transaction.evse_id is None and event.evse_id is not None:
+        changes["evse_id"] = event.evse_id
+    if transaction.connector_id == 0 and event.connector_id:
+        changes["connector_id"] = event.connector_id
+    if transaction.reservation_id is None and event.reservation_id is not None:
+        changes["reservation_id"] = event.reservation_id
+    started = event.event_type is TransactionEventType.STARTED
+    if event.id_token is not None and (started or transaction.id_tag is None):
+        changes["id_tag"] = event.id_token
+        if authorization is not None:
+            changes["authorization"] = authorization.status
+    if started:
+        changes["started_at"] = event.timestamp
+        changes["orphan"] = False
+        begin = _reading_with(event.samples, "Transaction.Begin", latest=False)
+        if begin is not None:
+            changes["meter_start"] = begin
+    elif transaction.meter_start is None:
+        begins = [s for s in _registers(event.samples) if s.context == "Transaction.Begin"]
+        if begins:
+            changes["meter_start"] = _wh(min(begins, key=lambda s: (s.timestamp, s.value)))
+    readings = [_wh(s) for s in _registers(event.samples)]
+    latest = _greatest(transaction.last_meter_wh, *readings)
+    if latest is not None and latest != transaction.last_meter_wh:
+        changes["last_meter_wh"] = latest
+    if event.event_type is TransactionEventType.ENDED and transaction.stopped_at is None:
+        changes["state"] = TransactionState.ENDED
+        changes["stopped_at"] = event.timestamp
+        changes["meter_stop"] = _reading_with(event.samples, "Transaction.End", latest=True)
+        changes["stop_reason"] = event.stopped_reason or DEFAULT_STOP_REASON
+        changes["stop_id_tag"] = event.id_token
+        changes["orphan"] = transaction.started_at is None and not started
+    return attrs.evolve(transaction, **changes) if changes else transaction

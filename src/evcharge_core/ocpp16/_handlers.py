@@ -24,28 +24,14 @@ SignCertificate                    ``notification``; answered ``Rejected`` (no C
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
-import attrs
-
+from .._protocol import Handled, Handler
 from ..charging import ChargingService
-from ..domain.values import RegistrationStatus
 from . import _messages as m
 
 __all__ = ["HANDLERS", "Handled", "Handler"]
-
-
-@attrs.frozen
-class Handled:
-    """A handler's outcome: the response ``payload``, and the station's new
-    ``registration`` status when the message decided it (BootNotification)."""
-
-    payload: dict[str, Any]
-    registration: RegistrationStatus | None = None
-
-
-Handler = Callable[[ChargingService, str, Mapping[str, Any]], Awaitable[Handled]]
 
 
 async def boot_notification(

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from .._protocol import Refused
 from ..charging import BootResult
 from ..domain.model import ReportedInfo
 from ..domain.status import StatusReport
@@ -40,15 +41,6 @@ MAX_SAMPLE_MAGNITUDE: Final = 1e15
 """Sampled values beyond this (in their unit) are skipped as readings no meter gives."""
 
 _ID_TAG_MAX: Final = 20
-
-
-class Refused(Exception):
-    """A request the schema accepts but the CSMS cannot: answer ``violation`` as a
-    CallError."""
-
-    def __init__(self, violation: Violation) -> None:
-        super().__init__(violation.description)
-        self.violation = violation
 
 
 def _refuse(field: str, description: str) -> Refused:

@@ -20,6 +20,11 @@ clear_charging_profile         ClearChargingProfile
 call                           any CSMS-to-station action
 =============================  =========================================================
 
+``evse_id`` is an OCPP 2.0.1 notion: given to an OCPP 1.6 command, it is refused
+(:class:`~evcharge_core.errors.InvalidInput`); OCPP 1.6 numbers connectors across the
+station. ``get_base_report`` (2.0.1 GetBaseReport) is a
+:class:`~evcharge_core.errors.Conflict`: read the configuration with GetConfiguration.
+
 **The password key** is ``AuthorizationKey``. The OCPP 1.6 security whitepaper writes it
 as the hexadecimal form of the password's bytes (16 to 20 bytes, so 32 to 40 hex digits):
 the station decodes it and presents the bytes as its HTTP Basic password. This CSMS stores
@@ -34,9 +39,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-from ..commands import ConfigurationEntry, ConfigurationResult
+from ..commands import ConfigurationEntry, ConfigurationResult, ReportResult
 from ..domain.credentials import parse_password
-from ..errors import InvalidInput, Issue
+from ..errors import Conflict, InvalidInput, Issue
 from ._messages import ocpp_time
 
 __all__ = ["EXTENDED_TRIGGER_MESSAGES", "PASSWORD_KEY", "Ocpp16Commands"]
@@ -60,6 +65,9 @@ EXTENDED_TRIGGER_MESSAGES: Final = frozenset(
 
 _MAX_KEY_BYTES: Final = 20
 
+_PURPOSES: Final = {"ChargingStationMaxProfile": "ChargePointMaxProfile"}
+"""OCPP 2.0.1 charging profile purposes under their 1.6 names."""
+
 
 class _Caller(Protocol):
     async def call(
@@ -69,6 +77,14 @@ class _Caller(Protocol):
 
 def _invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput([Issue(message, field=field)])
+
+
+def _no_evse(evse_id: int | None) -> None:
+    if evse_id is not None:
+        raise _invalid(
+            "evse_id",
+            "OCPP 1.6 numbers connectors across the station: give connector_id alone",
+        )
 
 
 class Ocpp16Commands:
@@ -85,6 +101,10 @@ class Ocpp16Commands:
         return str(answer["status"])
 
     # --- passwords -----------------------------------------------------------------------
+
+    def is_password_key(self, key: str) -> bool:
+        """OCPP 1.6 keys are case-insensitive names."""
+        return key.casefold() == PASSWORD_KEY.casefold()
 
     def password_for(self, value: str) -> str:
         """The password a station presents after accepting ``value`` as its
@@ -127,9 +147,23 @@ class Ocpp16Commands:
     ) -> str:
         return await self._status("ChangeConfiguration", {"key": key, "value": value}, timeout)
 
+    async def get_base_report(
+        self, report_base: str = "FullInventory", *, timeout: float | None = None
+    ) -> ReportResult:
+        raise Conflict(
+            "GetBaseReport is OCPP 2.0.1; read an OCPP 1.6 station's configuration with "
+            "GetConfiguration"
+        )
+
     async def trigger_message(
-        self, message: str, connector_id: int | None = None, *, timeout: float | None = None
+        self,
+        message: str,
+        connector_id: int | None = None,
+        *,
+        evse_id: int | None = None,
+        timeout: float | None = None,
     ) -> str:
+        _no_evse(evse_id)
         payload: dict[str, Any] = {"requestedMessage": message}
         if connector_id is not None:
             payload["connectorId"] = connector_id
@@ -141,8 +175,10 @@ class Ocpp16Commands:
         self,
         type: str,  # noqa: A002 - OCPP's name for it
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str:
+        _no_evse(evse_id)
         return await self._status("Reset", {"type": type}, timeout)
 
     async def remote_start(
@@ -151,8 +187,10 @@ class Ocpp16Commands:
         connector_id: int | None = None,
         charging_profile: Mapping[str, Any] | None = None,
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str:
+        _no_evse(evse_id)
         payload: dict[str, Any] = {"idTag": id_tag}
         if connector_id is not None:
             payload["connectorId"] = connector_id
@@ -167,7 +205,10 @@ class Ocpp16Commands:
             raise _invalid("transaction_id", "an OCPP 1.6 transaction id is an integer") from None
         return await self._status("RemoteStopTransaction", {"transactionId": number}, timeout)
 
-    async def unlock(self, connector_id: int, *, timeout: float | None = None) -> str:
+    async def unlock(
+        self, connector_id: int, *, evse_id: int | None = None, timeout: float | None = None
+    ) -> str:
+        _no_evse(evse_id)
         return await self._status("UnlockConnector", {"connectorId": connector_id}, timeout)
 
     async def change_availability(
@@ -175,8 +216,10 @@ class Ocpp16Commands:
         connector_id: int,
         type: str,  # noqa: A002 - OCPP's name for it
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str:
+        _no_evse(evse_id)
         payload = {"connectorId": connector_id, "type": type}
         return await self._status("ChangeAvailability", payload, timeout)
 
@@ -188,8 +231,10 @@ class Ocpp16Commands:
         reservation_id: int,
         parent_id_tag: str | None = None,
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str:
+        _no_evse(evse_id)
         payload: dict[str, Any] = {
             "connectorId": connector_id,
             "expiryDate": ocpp_time(expiry_date),
@@ -204,8 +249,14 @@ class Ocpp16Commands:
         return await self._status("CancelReservation", {"reservationId": reservation_id}, timeout)
 
     async def set_charging_profile(
-        self, connector_id: int, profile: Mapping[str, Any], *, timeout: float | None = None
+        self,
+        connector_id: int,
+        profile: Mapping[str, Any],
+        *,
+        evse_id: int | None = None,
+        timeout: float | None = None,
     ) -> str:
+        _no_evse(evse_id)
         payload = {"connectorId": connector_id, "csChargingProfiles": dict(profile)}
         return await self._status("SetChargingProfile", payload, timeout)
 
@@ -216,12 +267,14 @@ class Ocpp16Commands:
         purpose: str | None = None,
         stack_level: int | None = None,
         *,
+        evse_id: int | None = None,
         timeout: float | None = None,
     ) -> str:
+        _no_evse(evse_id)
         given = {
             "id": profile_id,
             "connectorId": connector_id,
-            "chargingProfilePurpose": purpose,
+            "chargingProfilePurpose": _PURPOSES.get(purpose, purpose) if purpose else None,
             "stackLevel": stack_level,
         }
         payload = {k: v for k, v in given.items() if v is not None}

@@ -15,12 +15,14 @@ The suite has two parts:
   order (:func:`~evcharge_core.adapters.memory.transaction_sort_key`) and pages against the
   reference rule, ``allocate_id`` (increasing, never reused after a rollback), the id token
   order, meter values in the order added, notifications newest first (ties in the order
-  added) with a limit, and rollbacks that discard writes to every one of these stores.
+  added) with a limit, OCPP 2.0.1 transaction events (kept once per seqNo, listed by it)
+  and device models (replaced by key, listed by key text, cleared), and rollbacks that
+  discard writes to every one of these stores.
 * :func:`make_stateful_test`, a hypothesis state machine that runs random saves, batch
   saves, deletions, failed and partly failed transactions, look-ups and list queries on
   every store (stations, areas, activation attempts, charging sessions with stops and
-  orphan stops, id tokens, meter values, notifications, transactions writing to all of
-  them that commit or abort) against your adapter and
+  orphan stops, id tokens, meter values, notifications, transaction events, device models,
+  transactions writing to all of them that commit or abort) against your adapter and
   :class:`~evcharge_core.adapters.memory.InMemoryRepository` side by side, and fails on the
   first observable difference. Allocated transaction ids are not compared with the model's
   (an adapter may skip ids); each repository's must increase and never repeat.
@@ -76,6 +78,7 @@ from ..adapters.memory import (
     transaction_sort_key,
 )
 from ..domain.activation import ThrottleState
+from ..domain.device_model import DeviceVariable, VariableKey, format_key
 from ..domain.model import (
     Area,
     Charger,
@@ -110,6 +113,7 @@ from ..ports import (
     SortKey,
     StationNotification,
     StationQuery,
+    TransactionEventRecord,
     TransactionQuery,
     TransactionSortKey,
 )
@@ -284,6 +288,31 @@ _METER_KEYS: Final = [(station, tx) for station in ("ST1", "ST2") for tx in ("1"
 _POOLED_NOTIFICATIONS: Final = gen.notifications(
     station_id_strategy=st.sampled_from(["ST1", "ST2"]), time_strategy=_SESSION_TIMES
 )
+
+_RARELY_TRUE: Final = st.sampled_from([False, False, False, True])
+_EVENT_KEYS: Final = [(station, tx) for station in ("ST1", "ST2") for tx in ("T1", "T2")]
+_POOLED_EVENTS: Final = gen.transaction_event_records(
+    station_id_strategy=st.sampled_from(["ST1", "ST2"]),
+    transaction_id_strategy=st.sampled_from(["T1", "T2"]),
+    seq_nos=st.integers(0, 4),
+)
+_POOLED_KEYS: Final = (
+    st.sampled_from(
+        [
+            VariableKey("OCPPCommCtrlr", "HeartbeatInterval"),
+            VariableKey("OCPPCommCtrlr", "HeartbeatInterval", attribute_type="Target"),
+            VariableKey("EVSE", "AvailabilityState", evse_id=1),
+            VariableKey("EVSE", "AvailabilityState", evse_id=1, connector_id=1),
+            VariableKey("a.b", "c", component_instance="i", variable_instance="j"),
+        ]
+    )
+    | gen.variable_keys()
+)
+_POOLED_VARIABLES: Final = gen.device_variables(keys=_POOLED_KEYS)
+
+
+def _expected_model(model: dict[str, DeviceVariable]) -> list[DeviceVariable]:
+    return [model[key] for key in sorted(model)]
 
 
 def _unique_transactions(max_size: int = 8) -> st.SearchStrategy[list[ChargingTransaction]]:
@@ -1392,6 +1421,69 @@ class RepositoryConformance(abc.ABC):
 
         self.run(scenario)
 
+    # OCPP 2.0.1 transaction events
+
+    @CONFORMANCE_SETTINGS
+    @given(events=st.lists(_POOLED_EVENTS, max_size=10), split=st.integers(0, 10))
+    def test_transaction_events(self, events: list[TransactionEventRecord], split: int) -> None:
+        """Kept once per ``(station_id, transaction_id, seq_no)``, the first added;
+        ``add`` says whether it kept the event; listed by ``seq_no``, per transaction."""
+
+        async def scenario(repository: Repository) -> None:
+            kept: dict[tuple[str, str, int], TransactionEventRecord] = {}
+            for part in (events[:split], events[split:]):
+                async with repository.transaction() as tx:
+                    for event in part:
+                        key = (event.station_id, event.transaction_id, event.seq_no)
+                        assert await tx.transaction_events.add(event) is (key not in kept)
+                        kept.setdefault(key, event)
+            async with repository.transaction() as tx:
+                for station_id, transaction_id in [*_EVENT_KEYS, ("ST3", "T1")]:
+                    expected = [
+                        kept[key]
+                        for key in sorted(kept, key=lambda k: k[2])
+                        if key[:2] == (station_id, transaction_id)
+                    ]
+                    got = await tx.transaction_events.list(station_id, transaction_id)
+                    assert got == expected, (station_id, transaction_id)
+
+        self.run(scenario)
+
+    # OCPP 2.0.1 device models
+
+    @CONFORMANCE_SETTINGS
+    @given(
+        saves=st.lists(
+            st.tuples(st.sampled_from(["ST1", "ST2"]), st.lists(_POOLED_VARIABLES, max_size=4)),
+            max_size=5,
+        ),
+        cleared=st.sampled_from([None, "ST1", "ST2", "ST3"]),
+    )
+    def test_device_model(
+        self, saves: list[tuple[str, list[DeviceVariable]]], cleared: str | None
+    ) -> None:
+        """A save replaces the variables with an equal key (a later one in the same save
+        wins); the list is ordered by key text; ``clear`` forgets one station's model and
+        counts it; every round trip is exact."""
+
+        async def scenario(repository: Repository) -> None:
+            models: dict[str, dict[str, DeviceVariable]] = {}
+            for station_id, variables in saves:
+                async with repository.transaction() as tx:
+                    await tx.device_model.save(station_id, variables)
+                model = models.setdefault(station_id, {})
+                for variable in variables:
+                    model[format_key(variable.key)] = variable
+            async with repository.transaction() as tx:
+                if cleared is not None:
+                    count = await tx.device_model.clear(cleared)
+                    assert count == len(models.pop(cleared, {}))
+                for station_id in ("ST1", "ST2", "ST3"):
+                    got = await tx.device_model.list(station_id)
+                    assert got == _expected_model(models.get(station_id, {})), station_id
+
+        self.run(scenario)
+
     # the new stores in transactions
 
     def test_rollback_discards_every_new_store(self) -> None:
@@ -1401,6 +1493,18 @@ class RepositoryConformance(abc.ABC):
         token = IdToken("TAG")
         sample = MeterSample(_T0, 10.0)
         note = StationNotification("ST1", "DataTransfer", _T0, "{}")
+        event = TransactionEventRecord(
+            "ST1",
+            "T1",
+            0,
+            "Started",
+            _T0,
+            "Authorized",
+            offline=False,
+            received_at=_T0,
+            payload="{}",
+        )
+        variable = DeviceVariable(VariableKey("OCPPCommCtrlr", "HeartbeatInterval"), _T0, "300")
 
         async def scenario(repository: Repository) -> None:
             async with repository.transaction() as tx:
@@ -1408,6 +1512,8 @@ class RepositoryConformance(abc.ABC):
                 await tx.id_tokens.save(token)
                 await tx.meter_values.add("ST1", 1, "1", [sample])
                 await tx.notifications.add(note)
+                await tx.transaction_events.add(event)
+                await tx.device_model.save("ST1", [variable])
 
             async def failing() -> None:
                 async with repository.transaction() as tx:
@@ -1418,6 +1524,10 @@ class RepositoryConformance(abc.ABC):
                     await tx.meter_values.add("ST1", 1, "1", [sample, sample])
                     await tx.meter_values.add("ST1", 1, None, [sample])
                     await tx.notifications.add(attrs.evolve(note, action="Heartbeat"))
+                    assert await tx.transaction_events.add(attrs.evolve(event, seq_no=1))
+                    await tx.device_model.save("ST1", [attrs.evolve(variable, value="60")])
+                    await tx.device_model.save("ST2", [variable])
+                    assert await tx.device_model.clear("ST1") == 1
                     await tx.transactions.allocate_id()
                     # and it reads its own writes
                     assert await tx.transactions.get("ST1", "2") is not None
@@ -1435,6 +1545,9 @@ class RepositoryConformance(abc.ABC):
                 assert await tx.meter_values.list("ST1", "1") == [sample]
                 assert await tx.meter_values.list("ST1", None) == []
                 assert await tx.notifications.list("ST1") == [note]
+                assert await tx.transaction_events.list("ST1", "T1") == [event]
+                assert await tx.device_model.list("ST1") == [variable]
+                assert await tx.device_model.list("ST2") == []
 
         self.run(scenario)
 
@@ -1442,6 +1555,7 @@ class RepositoryConformance(abc.ABC):
         async def scenario(repository: Repository) -> None:
             async with repository.transaction() as tx:
                 stores = (tx.transactions, tx.id_tokens, tx.meter_values, tx.notifications)
+                events, model = tx.transaction_events, tx.device_model
             transactions, id_tokens, meter_values, notifications = stores
             calls: list[Callable[[], Awaitable[object]]] = [
                 transactions.allocate_id,
@@ -1450,6 +1564,9 @@ class RepositoryConformance(abc.ABC):
                 id_tokens.list,
                 lambda: meter_values.list("ST1", None),
                 lambda: notifications.list("ST1"),
+                lambda: events.list("ST1", "T1"),
+                lambda: model.list("ST1"),
+                lambda: model.clear("ST1"),
             ]
             for call in calls:
                 with pytest.raises(RuntimeError):
@@ -1757,6 +1874,37 @@ def make_stateful_test(
 
             self.both(op)
 
+        @rule(event=_POOLED_EVENTS)
+        def add_transaction_event(self, event: TransactionEventRecord) -> None:
+            async def op(repository: Repository) -> object:
+                async with repository.transaction() as tx:
+                    kept = await tx.transaction_events.add(event)
+                    return kept, await tx.transaction_events.list(
+                        event.station_id, event.transaction_id
+                    )
+
+            self.both(op)
+
+        @rule(
+            station_id=st.sampled_from(["ST1", "ST2"]),
+            variables=st.lists(_POOLED_VARIABLES, max_size=3),
+            clear=_RARELY_TRUE,
+            abort=_RARELY_TRUE,
+        )
+        def save_device_model(
+            self, station_id: str, variables: list[DeviceVariable], clear: bool, abort: bool
+        ) -> None:
+            async def op(repository: Repository) -> object:
+                async with repository.transaction() as tx:
+                    cleared = await tx.device_model.clear(station_id) if clear else None
+                    await tx.device_model.save(station_id, variables)
+                    listed = await tx.device_model.list(station_id)
+                    if abort:
+                        raise _Abort
+                return cleared, listed
+
+            self.both(op)
+
         @rule(
             transaction=_POOLED_TRANSACTIONS,
             token=_POOLED_TOKENS,
@@ -1808,7 +1956,18 @@ def make_stateful_test(
                     tokens = await tx.id_tokens.list()
                     samples = [await tx.meter_values.list(*key) for key in _METER_KEYS]
                     notes = [await tx.notifications.list(s) for s in ("ST1", "ST2")]
-                return list(page.items), areas, list(sessions.items), tokens, samples, notes
+                    events = [await tx.transaction_events.list(*key) for key in _EVENT_KEYS]
+                    models = [await tx.device_model.list(s) for s in ("ST1", "ST2")]
+                return (
+                    list(page.items),
+                    areas,
+                    list(sessions.items),
+                    tokens,
+                    samples,
+                    notes,
+                    events,
+                    models,
+                )
 
             self.both(op)
 

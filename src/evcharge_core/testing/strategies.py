@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 
 from ..adapters.memory import station_keys
 from ..domain.activation import ThrottleState
+from ..domain.device_model import ATTRIBUTE_TYPES, MUTABILITIES, DeviceVariable, VariableKey
 from ..domain.model import (
     Activation,
     Area,
@@ -69,7 +70,7 @@ from ..domain.values import (
     Protocol,
     RegistrationStatus,
 )
-from ..ports import StationNotification
+from ..ports import StationNotification, TransactionEventRecord
 
 __all__ = [
     "CODE_ALPHABET",
@@ -81,6 +82,7 @@ __all__ = [
     "connections",
     "connector_specs",
     "connectors",
+    "device_variables",
     "entity_ids",
     "id_tags",
     "id_tokens",
@@ -95,9 +97,11 @@ __all__ = [
     "stations",
     "status_records",
     "throttle_states",
+    "transaction_event_records",
     "transaction_ids",
     "transactions",
     "utc_datetimes",
+    "variable_keys",
 ]
 
 T = TypeVar("T")
@@ -764,4 +768,91 @@ def notifications(
         action=draw(_NOTIFICATION_ACTIONS),
         received_at=draw(utc_datetimes() if time_strategy is None else time_strategy),
         payload=draw(_payloads()),
+    )
+
+
+# --- OCPP 2.0.1: transaction events and device models ----------------------------------------
+
+_EVENT_TYPES: Final = st.sampled_from(["Started", "Updated", "Ended"])
+_TRIGGER_REASONS: Final = st.sampled_from(
+    ["Authorized", "CablePluggedIn", "ChargingStateChanged", "MeterValuePeriodic", "StopAuthorized"]
+)
+
+
+@st.composite
+def transaction_event_records(
+    draw: st.DrawFn,
+    /,
+    *,
+    station_id_strategy: st.SearchStrategy[str] | None = None,
+    transaction_id_strategy: st.SearchStrategy[str] | None = None,
+    seq_nos: st.SearchStrategy[int] | None = None,
+) -> TransactionEventRecord:
+    """OCPP 2.0.1 TransactionEvents as kept; narrow the strategies to make keys collide."""
+    return TransactionEventRecord(
+        station_id=draw(station_ids() if station_id_strategy is None else station_id_strategy),
+        transaction_id=draw(
+            transaction_ids() if transaction_id_strategy is None else transaction_id_strategy
+        ),
+        seq_no=draw(_ints(0, 2**31 - 1) if seq_nos is None else seq_nos),
+        event_type=draw(_EVENT_TYPES),
+        timestamp=draw(utc_datetimes()),
+        trigger_reason=draw(_TRIGGER_REASONS),
+        offline=draw(st.booleans()),
+        received_at=draw(utc_datetimes()),
+        payload=draw(_payloads()),
+    )
+
+
+_KEY_NAMES: Final = st.text(min_size=1, max_size=50)
+"""Any name: the key text escapes what its syntax reserves."""
+
+
+@st.composite
+def variable_keys(
+    draw: st.DrawFn,
+    /,
+    *,
+    components: st.SearchStrategy[str] | None = None,
+    variables: st.SearchStrategy[str] | None = None,
+) -> VariableKey:
+    """Keys of device model variables: standard names mostly, any name at times, with or
+    without instances, EVSE, connector and attribute."""
+    standard_components = st.sampled_from(
+        ["OCPPCommCtrlr", "DeviceDataCtrlr", "EVSE", "Connector", "SecurityCtrlr"]
+    )
+    standard_variables = st.sampled_from(
+        ["HeartbeatInterval", "ItemsPerMessage", "BytesPerMessage", "AvailabilityState"]
+    )
+    evse_id = draw(_optional(_ints(0, 4)))
+    return VariableKey(
+        component=draw(components or (standard_components | _KEY_NAMES)),
+        variable=draw(variables or (standard_variables | _KEY_NAMES)),
+        component_instance=draw(_optional(st.sampled_from(["Main", "a.b"]) | _KEY_NAMES)),
+        evse_id=evse_id,
+        connector_id=None if evse_id is None else draw(_optional(_ints(0, 3))),
+        variable_instance=draw(_optional(st.sampled_from(["GetVariables"]) | _KEY_NAMES)),
+        attribute_type=draw(st.sampled_from(ATTRIBUTE_TYPES)),
+    )
+
+
+@st.composite
+def device_variables(
+    draw: st.DrawFn, /, *, keys: st.SearchStrategy[VariableKey] | None = None
+) -> DeviceVariable:
+    """Variables of a device model as a station reports them."""
+    finite = st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False)
+    return DeviceVariable(
+        key=draw(variable_keys() if keys is None else keys),
+        reported_at=draw(utc_datetimes()),
+        value=draw(_optional(st.text(max_size=20))),
+        mutability=draw(_optional(st.sampled_from(MUTABILITIES))),
+        persistent=draw(_optional(st.booleans())),
+        constant=draw(_optional(st.booleans())),
+        data_type=draw(_optional(st.sampled_from(["integer", "string", "boolean", "decimal"]))),
+        unit=draw(_optional(st.sampled_from(["s", "W", "A"]))),
+        min_limit=draw(_optional(finite)),
+        max_limit=draw(_optional(finite)),
+        values_list=draw(_optional(st.text(max_size=20))),
+        supports_monitoring=draw(_optional(st.booleans())),
     )
