@@ -411,7 +411,8 @@ export function mountStation(main, _ctx, stationId) {
         await refresh();
         failing = false;
       } catch (error) {
-        if (!failing) toast(`Refreshing ${stationId} failed: ${error.message}`, "error");
+        const signedOut = error instanceof api.ApiError && error.status === 401;
+        if (!failing && !signedOut) toast(`Refreshing ${stationId} failed: ${error.message}`, "error");
         failing = true;
         throw error;
       }
