@@ -79,7 +79,7 @@ class Server:
         self._reader.start()
         printed: dict[str, str] = {}
         try:
-            while "Admin API" not in printed:
+            while "Web console" not in printed:
                 line = lines.get(timeout=60)
                 name, _, value = line.partition(": ")
                 printed[name] = value.strip()
@@ -87,7 +87,8 @@ class Server:
             self.stop()
             raise RuntimeError(f"the server did not start: {self.log.read_text()}") from None
         self.ocpp_url = printed["OCPP websocket endpoint"].removesuffix("{station_id}")
-        self.url = printed["Admin API"].removesuffix("api/")
+        self.url = printed["Web console"]
+        assert self.url == printed["Admin API"].removesuffix("api/")
 
     def _read(self, lines: queue.Queue[str]) -> None:
         assert self.process.stdout is not None

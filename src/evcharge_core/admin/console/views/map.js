@@ -45,6 +45,11 @@ export function fit(points) {
   };
 }
 
+/** The radius of the ring of `count` chargers around their area's location. */
+function ringRadius(count) {
+  return Math.max(18, count * 6);
+}
+
 function niceLength(metres) {
   const power = 10 ** Math.floor(Math.log10(metres));
   const step = [5, 2, 1].find((n) => n * power <= metres) || 1;
@@ -189,12 +194,13 @@ export function mountMap(main, { params, setParams }) {
       const count = (byPlace.get(key) || []).length;
       return s("g", { class: `area${count ? "" : " empty"}`, dataset: { area: area.id } },
         s("rect", { x: x - 4, y: y - 4, width: 8, height: 8 }),
-        s("text", { x, y: y + 14 + Math.max(18, count * 6), "text-anchor": "middle" }, area.name));
+        s("text", { x, y: y + (count ? ringRadius(count) + 24 : 18), "text-anchor": "middle" },
+          area.name));
     });
     const markers = [];
     for (const group of byPlace.values()) {
       const [cx, cy] = projection.project(group[0].geometry.coordinates);
-      const radius = Math.max(18, group.length * 6);
+      const radius = ringRadius(group.length);
       group.forEach((feature, i) => {
         const p = feature.properties;
         const angle = -Math.PI / 2 + (2 * Math.PI * i) / group.length;
@@ -290,7 +296,8 @@ export function mountMap(main, { params, setParams }) {
     replace(details,
       h("h2", null, p.name),
       definitions([
-        ["Station", h("a", { href: `#/stations/${api.seg(p.station_id)}` }, `${p.station_name} (${p.station_id})`)],
+        ["Station", h("a", { href: `#/stations/${api.seg(p.station_id)}` },
+          p.station_name === p.station_id ? p.station_id : `${p.station_name} (${p.station_id})`)],
         ["Location", [p.area_name, p.address].filter(Boolean).join(", ")],
         ["Status", [statusBadge(p.status, p.online), p.online ? "" : " (station offline)"]],
         ["Distance", state.from ? formatDistance(p.distance_m) : "click the map to measure"],
@@ -300,8 +307,9 @@ export function mountMap(main, { params, setParams }) {
       ]),
       h("h3", null, "Connectors"),
       h("ul", { class: "connectors" }, p.connectors.map((c) => h("li", null,
-        statusBadge(c.status, p.online), " ", `${c.ocpp_id}: ${c.name}, `,
-        `${c.standard || ""} ${formatPower(c.max_power_w)}`))));
+        statusBadge(c.status, p.online), " ",
+        [`${c.ocpp_id}: ${c.name}`, c.standard, formatPower(c.max_power_w)].filter(Boolean)
+          .join(", ")))));
   }
 
   let typing = null;
