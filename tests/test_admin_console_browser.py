@@ -355,6 +355,20 @@ def test_errors_are_shown_from_the_problem_details(page: Page, server: Server) -
     answer = page.locator("#command-result .problem")
     expect(answer).to_have_attribute("data-status", "409")
     expect(answer).to_contain_text("IDLE-001 is not connected")
+    # An import with more errors than the API lists: the first 100 and the total.
+    many = "".join(
+        f"MANY-{n};CODE-{n};Alfen;;yes;no;Type 2;Socket;Three-phase AC;9999;16;\n"
+        for n in range(150)
+    )
+    page.get_by_role("link", name="Import & activate").click()
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "many.csv", "mimeType": "text/csv", "buffer": f"{HEADER}\n{many}".encode()}
+    )
+    page.get_by_role("button", name="Import", exact=True).click()
+    result = page.locator("#import-result")
+    expect(result).to_contain_text("150 errors; the first 100 are shown.")
+    expect(result.locator("table.issues tbody tr")).to_have_count(100)
+    expect(result.locator("table.issues tbody tr").last.locator("td").first).to_have_text("101")
     # The areas page: a bad area is refused field by field.
     page.get_by_role("link", name="Areas").click()
     expect(page.locator("#area-table")).to_contain_text("Oslo Centre")
