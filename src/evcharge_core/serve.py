@@ -16,7 +16,8 @@ event loop) and prints::
     OCPP websocket endpoint: ws://HOST:PORT/ocpp/{station_id}
     Admin API: http://ADMIN_HOST:ADMIN_PORT/api/
 
-(the ports actually bound, so ``--port 0`` and ``--admin-port 0`` pick free ones). The admin
+(the ports actually bound, so ``--port 0`` and ``--admin-port 0`` pick free ones), and last
+``Web console: http://ADMIN_HOST:ADMIN_PORT/`` (the operator console). The admin
 token is ``--admin-token``, else ``EVCHARGE_ADMIN_TOKEN``; if neither is set, a random one is
 generated and printed once, on a third line ``Admin API token (generated, shown once):
 TOKEN``. It is never logged. The admin API listens on 127.0.0.1 unless told otherwise.
@@ -449,6 +450,7 @@ async def _serve_admin(
             print(f"Admin API token (generated, shown once): {token}", flush=True)
         for note in notes:
             print(note, flush=True)
+        print(f"Web console: http://{_url_host(args.admin_host)}:{admin_port}/", flush=True)
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({stopping, serving}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()

@@ -18,6 +18,7 @@ from ..charging import ChargingService
 from ..commands import CommandService
 from ..errors import EvchargeError
 from ..service import StationService
+from ._console import console_routes, load_console
 from ._http import (
     ProblemError,
     check_bearer,
@@ -119,6 +120,7 @@ def create_app(
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     commands: CommandService | None = None,
     charging: ChargingService | None = None,
+    console: bool = True,
 ) -> Starlette:
     """The admin HTTP API as an ASGI application.
 
@@ -130,7 +132,9 @@ def create_app(
     ``(*DEFAULT_ROUTES, *more)``). ``commands`` sends live commands to connected stations
     (without it they answer 409 "not connected"); ``charging`` serves id tokens and
     transactions (default: a :class:`~evcharge_core.charging.ChargingService` over the
-    service's repository). The app's state holds ``admin`` (the
+    service's repository). ``console`` (default ``True``) also serves the web console at
+    ``/`` and its files under ``/console/``, without the token (see
+    :mod:`evcharge_core.admin._console`). The app's state holds ``admin`` (the
     :class:`AdminContext`) and ``metrics`` (the registry), for code that adds metrics.
     """
     if not token:
@@ -166,6 +170,8 @@ def create_app(
     starlette_routes: list[BaseRoute] = [
         _dispatcher(path, by_path[path], ctx, digest) for path in paths
     ]
+    if console:
+        starlette_routes += console_routes(load_console())
     app = Starlette(
         routes=starlette_routes,
         middleware=[Middleware(MetricsMiddleware, metrics=admin_metrics)],
