@@ -7,13 +7,16 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
+from evcharge_core.domain.allocation import AreaLimit, ConnectorLoad, Phase
 from evcharge_core.domain.profiles import (
     MAX_LIMIT,
     ChargingProfile,
+    ProfileLimit,
     ProfilePeriod,
     RateUnit,
     Recurrence,
 )
+from evcharge_core.domain.values import PowerType
 
 ZONE_NAMES = (
     "UTC",
@@ -74,3 +77,89 @@ def profiles(draw: st.DrawFn, *, max_periods: int = 8) -> ChargingProfile:
         recurrence,
         draw(periods(recurrence, unit, max_size=max_periods)),
     )
+
+
+# --- load balancing --------------------------------------------------------------------------
+
+
+_phase_voltages = st.sampled_from([230, 230, 120, 240])
+area_limits = st.one_of(
+    st.builds(AreaLimit, current_a=st.integers(0, 400), phase_voltage=_phase_voltages),
+    st.builds(AreaLimit, power_w=st.integers(0, 300_000), phase_voltage=_phase_voltages),
+    st.builds(
+        AreaLimit,
+        current_a=st.integers(0, 400),
+        power_w=st.integers(0, 300_000),
+        phase_voltage=_phase_voltages,
+    ),
+)
+
+
+@st.composite
+def connector_loads(
+    draw: st.DrawFn,
+    connector_id: str,
+    arrival: int,
+    *,
+    dc: bool = True,
+    draws: bool = True,
+    pinned: bool = False,
+) -> ConnectorLoad:
+    power_types = list(PowerType) if dc else [PowerType.AC_1_PHASE, PowerType.AC_3_PHASE]
+    power_type = draw(st.sampled_from(power_types))
+    if power_type is PowerType.DC:
+        voltage = draw(st.sampled_from([400, 500, 800, 920]))
+        amperage = draw(st.integers(0, 500))
+        wattage = draw(st.none() | st.integers(0, 400_000))
+    else:
+        voltage = draw(st.sampled_from([230, 230, 220, 240, 120]))
+        amperage = draw(st.sampled_from([0, 4, 6, 10, 13, 16, 20, 32, 63]) | st.integers(0, 80))
+        wattage = draw(st.none() | st.integers(0, 50_000))
+    profile_limit = draw(
+        st.none()
+        | st.builds(ProfileLimit, st.integers(0, 80), st.just(RateUnit.AMPERES))
+        | st.builds(ProfileLimit, st.integers(0, 200_000), st.just(RateUnit.WATTS))
+    )
+    observed: float | None = None
+    previous: int | None = None
+    suspended = False
+    if draws:
+        scale = 1 if power_type is not PowerType.DC else 690
+        previous = draw(st.none() | st.integers(0, 80).map(lambda a: a * scale))
+        observed = draw(st.none() | st.floats(0, 80, allow_nan=False).map(lambda a: a * scale))
+        suspended = draw(st.booleans())
+    return ConnectorLoad(
+        connector_id,
+        arrival,
+        power_type,
+        voltage,
+        amperage,
+        wattage,
+        phase=draw(st.sampled_from(Phase)),
+        profile_limit=profile_limit,
+        observed=observed,
+        suspended_ev=suspended,
+        previous=previous,
+        pinned=pinned and previous is not None and draw(st.booleans()),
+        minimum=draw(
+            st.none()
+            | st.sampled_from([0, 1000, 5000] if power_type is PowerType.DC else [0, 6, 8, 10])
+        ),
+    )
+
+
+@st.composite
+def area_loads(
+    draw: st.DrawFn,
+    *,
+    max_size: int = 12,
+    dc: bool = True,
+    draws: bool = True,
+    pinned: bool = False,
+) -> list[ConnectorLoad]:
+    count = draw(st.integers(0, max_size))
+    arrivals = draw(st.lists(st.integers(0, 50), min_size=count, max_size=count))
+    return [
+        draw(connector_loads(f"c{index}", arrival, dc=dc, draws=draws, pinned=pinned))
+        for index, arrival in enumerate(arrivals)
+    ]
