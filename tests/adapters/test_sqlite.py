@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from evcharge_core.adapters import sqlite as sqlite_adapter
 from evcharge_core.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteRepository
 from evcharge_core.domain.model import Charger, Connector, ConnectorSpec, Station, StatusRecord
+from evcharge_core.domain.profiles import ChargingProfile, ProfilePeriod, RateUnit, Recurrence
 from evcharge_core.domain.transactions import IdToken, MeterSample, TransactionState
 from evcharge_core.domain.transactions import Transaction as ChargingTransaction
 from evcharge_core.domain.values import (
@@ -193,6 +194,7 @@ def test_new_file_gets_the_schema_in_wal_mode(db_path: Path) -> None:
         "counters",
         "transaction_events",
         "device_variables",
+        "charging_profiles",
     }
 
 
@@ -250,7 +252,7 @@ def test_a_version_1_database_migrates_keeping_its_stations(
         await repository.close()
 
     asyncio.run(run())
-    assert _pragma(db_path, "user_version") == SCHEMA_VERSION == 3
+    assert _pragma(db_path, "user_version") == SCHEMA_VERSION == 4
     assert {"transactions", "id_tokens", "meter_values", "notifications"} <= _tables(db_path)
     assert {"transaction_events", "device_variables"} <= _tables(db_path)
     assert _read_all(db_path) == stations
@@ -282,8 +284,43 @@ def test_a_version_2_database_migrates_keeping_its_sessions(
         await repository.close()
 
     asyncio.run(run())
-    assert _pragma(db_path, "user_version") == 3
+    assert _pragma(db_path, "user_version") == SCHEMA_VERSION
     assert {"transaction_events", "device_variables"} <= _tables(db_path)
+
+
+def test_a_version_3_database_migrates_and_keeps_its_profile_assignments(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 4 adds charging profiles; a charger that named a profile id at version 3
+    keeps naming it, and that profile can then be stored and is protected from deletion."""
+    station = _station("ST1", "C1")
+    charger = Charger(id="ch-1", evse_id=1, code="CH-1", name="A", charging_profile_id="day")
+    assigned = attrs.evolve(station, chargers=[charger])
+    with monkeypatch.context() as patched:  # the code as it was at version 3
+        patched.setattr(sqlite_adapter, "MIGRATIONS", sqlite_adapter.MIGRATIONS[:3])
+        patched.setattr(sqlite_adapter, "SCHEMA_VERSION", 3)
+        _save_and_close(db_path, assigned)
+    assert _pragma(db_path, "user_version") == 3
+    assert "charging_profiles" not in _tables(db_path)
+    profile = ChargingProfile(
+        "day", "Day", RateUnit.WATTS, Recurrence.DAILY, [ProfilePeriod(7 * 3600, 10_000)]
+    )
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        async with repository.transaction() as tx:
+            assert await tx.stations.get("ST1") == assigned
+            assert await tx.charging_profiles.list() == []
+            await tx.charging_profiles.save(profile)
+        async with repository.transaction() as tx:
+            assert await tx.charging_profiles.get("day") == profile
+            with pytest.raises(Conflict, match="ch-1"):
+                await tx.charging_profiles.delete("day")
+        await repository.close()
+
+    asyncio.run(run())
+    assert _pragma(db_path, "user_version") == SCHEMA_VERSION == 4
+    assert "charging_profiles" in _tables(db_path)
 
 
 def test_a_failing_migration_changes_nothing(

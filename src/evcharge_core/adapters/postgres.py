@@ -111,6 +111,7 @@ from ..domain.model import (
     Station,
     StatusRecord,
 )
+from ..domain.profiles import ChargingProfile, ProfilePeriod, RateUnit, Recurrence
 from ..domain.status import USABILITY_ORDER, station_operational_status, station_status
 from ..domain.transactions import AuthorizationStatus, IdToken, MeterSample, TransactionState
 from ..domain.transactions import Transaction as ChargingTransaction
@@ -141,6 +142,7 @@ from .memory import (
     STATION_CODE,
     dedupe,
     find_conflict,
+    profile_in_use,
     search_fold,
     station_keys,
 )
@@ -562,7 +564,27 @@ _V3: Final = Migration(
     ),
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3)
+_V4: Final = Migration(
+    "charging profiles",
+    (
+        # Whole profiles: the periods as a JSON list of {"start_s", "limit",
+        # "number_phases"} objects, sorted by start. chargers.charging_profile_id is not a
+        # foreign key (version 1 stored any text there); the store refuses to delete an
+        # assigned profile instead.
+        """
+        CREATE TABLE charging_profiles (
+            id text COLLATE "C" PRIMARY KEY,
+            name text NOT NULL,
+            unit text NOT NULL,                   -- "A" or "W"
+            recurrence text NOT NULL,             -- "Daily" or "Weekly"
+            periods text NOT NULL                 -- JSON list
+        )
+        """,
+        "CREATE INDEX chargers_by_profile ON chargers (charging_profile_id)",
+    ),
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4)
 """Step ``n`` takes the schema from version ``n`` to ``n + 1``. Append; never edit a step
 that was released. A step's statements run in one transaction, which also records it."""
 
@@ -572,7 +594,7 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 _TABLES: Final = (
     "areas", "stations", "connector_specs", "chargers", "connectors", "activation_attempts",
     "transactions", "id_tokens", "meter_values", "notifications", "transaction_events",
-    "device_variables",
+    "device_variables", "charging_profiles",
 )  # fmt: skip
 """Every table of the schema but ``schema_migrations`` (tests empty them)."""
 
@@ -1147,6 +1169,7 @@ class _PgTransaction:
         unit that runs none costs no round trip)."""
         self._stations = _PgStationStore(self)
         self._areas = _PgAreaStore(self)
+        self._profiles = _PgChargingProfileStore(self)
         self._attempts = _PgActivationAttemptStore(self)
         self._transactions = _PgTransactionStore(self)
         self._id_tokens = _PgIdTokenStore(self)
@@ -1166,6 +1189,10 @@ class _PgTransaction:
     @property
     def activation_attempts(self) -> _PgActivationAttemptStore:
         return self._attempts
+
+    @property
+    def charging_profiles(self) -> _PgChargingProfileStore:
+        return self._profiles
 
     @property
     def transactions(self) -> _PgTransactionStore:
@@ -1646,6 +1673,91 @@ class _PgAreaStore:
         """By name then id, compared in Python (names are any text)."""
         rows = await self._tx.rows("read areas", f"SELECT {_AREA_COLUMNS} FROM areas")  # noqa: S608
         return sorted((_area_from_row(row) for row in rows), key=lambda a: (a.name, a.id))
+
+
+_PROFILE_COLUMNS: Final = "id, name, unit, recurrence, periods"
+
+
+def _profile_row(profile: ChargingProfile) -> tuple[str, str, str, str, str]:
+    periods = [
+        {"start_s": p.start_s, "limit": p.limit, "number_phases": p.number_phases}
+        for p in profile.periods
+    ]
+    return (
+        _put(profile.id),
+        _put(profile.name),
+        profile.unit.value,
+        profile.recurrence.value,
+        json.dumps(periods, separators=(",", ":")),
+    )
+
+
+def _profile_from_row(row: _Row) -> ChargingProfile:
+    return ChargingProfile(
+        _get(row[0]),
+        _get(row[1]),
+        RateUnit(row[2]),
+        Recurrence(row[3]),
+        [ProfilePeriod(p["start_s"], p["limit"], p["number_phases"]) for p in json.loads(row[4])],
+    )
+
+
+class _PgChargingProfileStore:
+    def __init__(self, tx: _PgTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, profile_id: str) -> ChargingProfile | None:
+        rows = await self._tx.rows(
+            "read charging profiles",
+            f"SELECT {_PROFILE_COLUMNS} FROM charging_profiles WHERE id = %s",  # noqa: S608
+            (_put(profile_id),),
+        )
+        return _profile_from_row(rows[0]) if rows else None
+
+    async def save(self, profile: ChargingProfile) -> None:
+        await self._tx.run(
+            "save a charging profile",
+            [
+                _Op(
+                    f"INSERT INTO charging_profiles ({_PROFILE_COLUMNS})"  # noqa: S608
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                    " name = excluded.name, unit = excluded.unit,"
+                    " recurrence = excluded.recurrence, periods = excluded.periods",
+                    _profile_row(profile),
+                )
+            ],
+        )
+
+    async def delete(self, profile_id: str) -> bool:
+        stored = _put(profile_id)
+        exists, users = await self._tx.run(
+            "delete a charging profile",
+            [
+                _Op("SELECT 1 FROM charging_profiles WHERE id = %s", (stored,), rows=True),
+                _Op(
+                    "SELECT station_id, id FROM chargers WHERE charging_profile_id = %s"
+                    " ORDER BY station_id, position LIMIT 1",
+                    (stored,),
+                    rows=True,
+                ),
+            ],
+        )
+        if not exists:
+            return False
+        if users:
+            raise Conflict(profile_in_use(profile_id, _get(users[0][0]), _get(users[0][1])))
+        await self._tx.count(
+            "delete a charging profile", "DELETE FROM charging_profiles WHERE id = %s", (stored,)
+        )
+        return True
+
+    async def list(self) -> builtins.list[ChargingProfile]:
+        """By name then id, compared in Python (names are any text)."""
+        rows = await self._tx.rows(
+            "read charging profiles",
+            f"SELECT {_PROFILE_COLUMNS} FROM charging_profiles",  # noqa: S608
+        )
+        return sorted((_profile_from_row(row) for row in rows), key=lambda p: (p.name, p.id))
 
 
 class _PgActivationAttemptStore:

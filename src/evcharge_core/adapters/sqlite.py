@@ -101,6 +101,7 @@ from ..domain.model import (
     Station,
     StatusRecord,
 )
+from ..domain.profiles import ChargingProfile, ProfilePeriod, RateUnit, Recurrence
 from ..domain.status import USABILITY_ORDER, station_operational_status, station_status
 from ..domain.transactions import AuthorizationStatus, IdToken, MeterSample, TransactionState
 from ..domain.transactions import Transaction as ChargingTransaction
@@ -131,6 +132,7 @@ from .memory import (
     STATION_CODE,
     dedupe,
     find_conflict,
+    profile_in_use,
     search_fold,
     transaction_sort_key,
 )
@@ -427,10 +429,36 @@ def _migrate_to_v3(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+_SCHEMA_V4: Final = (
+    # Charging profiles, whole: the periods as a JSON list of {"start_s", "limit",
+    # "number_phases"} objects, sorted by start. Chargers name theirs by
+    # chargers.charging_profile_id, which is not a foreign key: version 1 stored any text
+    # there; deleting an assigned profile is refused by the store instead.
+    """
+    CREATE TABLE charging_profiles (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        unit TEXT NOT NULL,                   -- "A" or "W"
+        recurrence TEXT NOT NULL,             -- "Daily" or "Weekly"
+        periods TEXT NOT NULL                 -- JSON list
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX charging_profiles_by_name ON charging_profiles (name, id)",
+    "CREATE INDEX chargers_by_profile ON chargers (charging_profile_id)",
+)
+
+
+def _migrate_to_v4(db: sqlite3.Connection) -> None:
+    """Version 4: charging profiles."""
+    for statement in _SCHEMA_V4:
+        db.execute(statement)
+
+
 MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     _migrate_to_v1,
     _migrate_to_v2,
     _migrate_to_v3,
+    _migrate_to_v4,
 )
 """Step ``n`` takes the schema from version ``n`` to ``n + 1``. Append; never edit a step
 that was released. A step gets the connection inside the migration's transaction and must
@@ -1427,6 +1455,7 @@ class _SQLiteTransaction:
         """Whether this transaction handed out ids (the counter must outlive a rollback)."""
         self._stations = _SQLiteStationStore(self)
         self._areas = _SQLiteAreaStore(self)
+        self._profiles = _SQLiteChargingProfileStore(self)
         self._attempts = _SQLiteActivationAttemptStore(self)
         self._transactions = _SQLiteTransactionStore(self)
         self._id_tokens = _SQLiteIdTokenStore(self)
@@ -1470,6 +1499,10 @@ class _SQLiteTransaction:
     @property
     def activation_attempts(self) -> _SQLiteActivationAttemptStore:
         return self._attempts
+
+    @property
+    def charging_profiles(self) -> _SQLiteChargingProfileStore:
+        return self._profiles
 
     def conn(self) -> _Connection:
         if not self._open:
@@ -1757,6 +1790,81 @@ class _SQLiteAreaStore:
         with conn.errors("read areas"):
             rows = conn.db.execute("SELECT * FROM areas ORDER BY name, id").fetchall()
         return [_area_from_row(row) for row in rows]
+
+
+def _profile_row(profile: ChargingProfile) -> tuple[str, str, str, str, str]:
+    periods = [
+        {"start_s": p.start_s, "limit": p.limit, "number_phases": p.number_phases}
+        for p in profile.periods
+    ]
+    return (
+        profile.id,
+        profile.name,
+        profile.unit.value,
+        profile.recurrence.value,
+        json.dumps(periods, separators=(",", ":")),
+    )
+
+
+def _profile_from_row(row: sqlite3.Row) -> ChargingProfile:
+    return ChargingProfile(
+        row["id"],
+        row["name"],
+        RateUnit(row["unit"]),
+        Recurrence(row["recurrence"]),
+        [
+            ProfilePeriod(p["start_s"], p["limit"], p["number_phases"])
+            for p in json.loads(row["periods"])
+        ],
+    )
+
+
+class _SQLiteChargingProfileStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, profile_id: str) -> ChargingProfile | None:
+        conn = self._tx.conn()
+        with conn.errors("read charging profiles"):
+            row = conn.db.execute(
+                "SELECT * FROM charging_profiles WHERE id = ?", (profile_id,)
+            ).fetchone()
+        return None if row is None else _profile_from_row(row)
+
+    async def save(self, profile: ChargingProfile) -> None:
+        conn = self._tx.conn()
+        with conn.errors("save a charging profile"):
+            conn.db.execute(
+                "INSERT INTO charging_profiles (id, name, unit, recurrence, periods)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                " unit = excluded.unit, recurrence = excluded.recurrence,"
+                " periods = excluded.periods",
+                _profile_row(profile),
+            )
+
+    async def delete(self, profile_id: str) -> bool:
+        conn = self._tx.conn()
+        with conn.errors("delete a charging profile"):
+            user = conn.db.execute(
+                "SELECT station_id, id FROM chargers WHERE charging_profile_id = ?"
+                " ORDER BY station_id, position LIMIT 1",
+                (profile_id,),
+            ).fetchone()
+            exists = conn.db.execute(
+                "SELECT 1 FROM charging_profiles WHERE id = ?", (profile_id,)
+            ).fetchone()
+            if exists is None:
+                return False
+            if user is not None:
+                raise Conflict(profile_in_use(profile_id, user[0], user[1]))
+            conn.db.execute("DELETE FROM charging_profiles WHERE id = ?", (profile_id,))
+        return True
+
+    async def list(self) -> builtins.list[ChargingProfile]:
+        conn = self._tx.conn()
+        with conn.errors("read charging profiles"):
+            rows = conn.db.execute("SELECT * FROM charging_profiles ORDER BY name, id").fetchall()
+        return [_profile_from_row(row) for row in rows]
 
 
 class _SQLiteActivationAttemptStore:
