@@ -29,6 +29,7 @@ from .domain.model import (
     ConnectorSpec,
     Station,
 )
+from .domain.profiles import ChargingProfile, format_start
 from .domain.status import (
     charger_operational_status,
     charger_status,
@@ -63,17 +64,23 @@ __all__ = [
     "area_to_json",
     "charger_to_json",
     "connector_to_json",
+    "iso_time",
     "make_converter",
     "parse_body",
+    "profile_to_json",
     "station_to_json",
 ]
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
+    """An instant as the admin JSON writes it: ISO 8601 in UTC with ``Z``."""
     if value is None:
         return None
     text = value.astimezone(ZoneInfo("UTC")).isoformat()
     return text.replace("+00:00", "Z")
+
+
+_iso = iso_time
 
 
 def make_converter() -> cattrs.Converter:
@@ -191,6 +198,28 @@ def area_to_json(area: Area) -> dict[str, Any]:
     # that the private group reads the same every time.
     out["private_group"] = sorted(area.private_group)
     return out
+
+
+def profile_to_json(profile: ChargingProfile) -> dict[str, Any]:
+    """A charging profile in the form :func:`~evcharge_core.domain.profiles.parse_profile`
+    reads (plus its ``id``): starts as ``"07:00"`` or ``"Mon 07:00"``, ``number_phases``
+    only where a period says it."""
+    periods: list[dict[str, Any]] = []
+    for period in profile.periods:
+        item: dict[str, Any] = {
+            "start": format_start(profile.recurrence, period.start_s),
+            "limit": period.limit,
+        }
+        if period.number_phases is not None:
+            item["number_phases"] = period.number_phases
+        periods.append(item)
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "unit": profile.unit.value,
+        "recurrence": profile.recurrence.value.lower(),
+        "periods": periods,
+    }
 
 
 # --- input -----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ..balancing import Balancer, ProfileSender
 from ..charging import ChargingService
 from ..commands import CommandService
 from ..errors import EvchargeError
@@ -121,21 +122,28 @@ def create_app(
     commands: CommandService | None = None,
     charging: ChargingService | None = None,
     console: bool = True,
+    balancer: Balancer | None = None,
+    profiles: ProfileSender | None = None,
 ) -> Starlette:
     """The admin HTTP API as an ASGI application.
 
-    ``token`` is the bearer token every route but ``/healthz`` and ``/metrics`` requires.
-    ``gateway`` closes station connections and counts them; without one (an app embedded
-    where no gateway runs) ``disconnect`` answers 409 "not connected". ``metrics`` is the
-    Prometheus registry to register the API's metrics in (default: a new one per app).
-    ``routes`` is the route table (default: :data:`DEFAULT_ROUTES`; add groups by passing
-    ``(*DEFAULT_ROUTES, *more)``). ``commands`` sends live commands to connected stations
-    (without it they answer 409 "not connected"); ``charging`` serves id tokens and
-    transactions (default: a :class:`~evcharge_core.charging.ChargingService` over the
-    service's repository). ``console`` (default ``True``) also serves the web console at
-    ``/`` and its files under ``/console/``, without the token (see
-    :mod:`evcharge_core.admin._console`). The app's state holds ``admin`` (the
-    :class:`AdminContext`) and ``metrics`` (the registry), for code that adds metrics.
+        ``token`` is the bearer token every route but ``/healthz`` and ``/metrics`` requires.
+        ``gateway`` closes station connections and counts them; without one (an app embedded
+        where no gateway runs) ``disconnect`` answers 409 "not connected". ``metrics`` is the
+        Prometheus registry to register the API's metrics in (default: a new one per app).
+        ``routes`` is the route table (default: :data:`DEFAULT_ROUTES`; add groups by passing
+        ``(*DEFAULT_ROUTES, *more)``). ``commands`` sends live commands to connected stations
+        (without it they answer 409 "not connected"); ``charging`` serves id tokens and
+        transactions (default: a :class:`~evcharge_core.charging.ChargingService` over the
+        service's repository). ``balancer`` is the running
+    :class:`~evcharge_core.balancing.Balancer` whose allocations ``GET
+    /api/areas/{area_id}/allocations`` and the metrics show (without one, allocations are
+    computed from the stored state); ``profiles`` the
+    :class:`~evcharge_core.balancing.ProfileSender` whose outcomes the charger profile route
+    shows. ``console`` (default ``True``) also serves the web console at
+        ``/`` and its files under ``/console/``, without the token (see
+        :mod:`evcharge_core.admin._console`). The app's state holds ``admin`` (the
+        :class:`AdminContext`) and ``metrics`` (the registry), for code that adds metrics.
     """
     if not token:
         raise ValueError("the admin token must not be empty")
@@ -153,7 +161,7 @@ def create_app(
         def connected() -> int:
             return len(live.connected_station_ids())
 
-    admin_metrics = AdminMetrics(metrics, connected=connected)
+    admin_metrics = AdminMetrics(metrics, connected=connected, balancer=balancer)
     ctx = AdminContext(
         service,
         gateway=gateway,
@@ -162,6 +170,8 @@ def create_app(
         max_body_size=max_body_size,
         commands=commands,
         charging=charging if charging is not None else ChargingService(service.repository),
+        balancer=balancer,
+        profiles=profiles,
     )
     digest = token_digest(token)
     # Fixed paths before parameterised ones, so that /api/stations/import is never taken
