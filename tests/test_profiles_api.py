@@ -278,3 +278,58 @@ def test_profiles_through_the_cli(tmp_path: Path) -> None:
     missing = evcharge("profiles", "show", "nope", db=db)
     assert missing.returncode == 1
     assert missing.stderr == "error: charging profile 'nope' not found\n"
+
+
+def test_area_allocations_through_the_cli(tmp_path: Path) -> None:
+    """Computed from the stored sessions, as a balancer that has sent nothing would."""
+    from datetime import UTC, datetime
+
+    from evcharge_core.adapters.sqlite import SQLiteRepository
+    from evcharge_core.domain.model import Area, Charger, Connector, Station
+    from evcharge_core.domain.transactions import Transaction
+    from evcharge_core.domain.values import ConnectorFormat, ConnectorStandard, PowerType
+
+    db = tmp_path / "cli.db"
+
+    def station(station_id: str) -> Station:
+        connector = Connector(
+            id=f"{station_id}-k1", ocpp_id=1, code="K1", name="K1",
+            standard=ConnectorStandard.IEC_62196_T2, format=ConnectorFormat.SOCKET,
+            power_type=PowerType.AC_3_PHASE, voltage=230, amperage=32,
+        )  # fmt: skip
+        charger = Charger(
+            id=f"{station_id}-ch", evse_id=1, code=station_id, name=station_id,
+            connectors=(connector,),
+        )  # fmt: skip
+        return Station(
+            id=station_id, name=station_id, code=station_id, area_id="depot", chargers=[charger]
+        )
+
+    async def seed() -> None:
+        repository = await SQLiteRepository.open(db)
+        async with repository.transaction() as tx:
+            await tx.areas.save(
+                Area(id="depot", name="Depot", latitude=0, longitude=0, output_limit_a=40)
+            )
+            await tx.stations.save_many([station("A"), station("B")])
+            for n, station_id in enumerate(("A", "B")):
+                await tx.transactions.save(
+                    Transaction(
+                        station_id=station_id,
+                        transaction_id=str(n + 1),
+                        connector_id=1,
+                        id_tag="TAG",
+                        started_at=datetime(2026, 6, 1, 16, n, tzinfo=UTC),
+                        meter_start=0,
+                    )
+                )
+        await repository.close()
+
+    run(seed())
+    shown = json.loads(ok(evcharge("areas", "allocations", "depot", db=db)))
+    _valid("AreaAllocations", {**shown, "live": False})
+    assert [(a["connector_id"], a["limit"], a["state"]) for a in shown["allocations"]] == [
+        ("A-k1", 20, "charging"),
+        ("B-k1", 20, "charging"),
+    ]
+    assert shown["phase_current_a"] == [40, 40, 40]

@@ -856,10 +856,13 @@ class Balancer:
         state.pinned &= set(view.targets)
         changes = allocation_changes(state.in_force, view.allocation)
         events: list[Event] = []
+        failed = False
         for group in (changes.decreases, changes.increases):
             sending = [a for a in group if a.connector_id not in state.pinned]
             if not sending:
                 continue
+            if failed:  # the increases assumed the decreases were taken: not sent
+                break
             errors = await asyncio.gather(
                 *(self._send(view.targets[a.connector_id], a) for a in sending)
             )
@@ -890,6 +893,7 @@ class Balancer:
                         error,
                     )
                     state.pinned.add(connector_id)
+                    failed = True
                     events.append(
                         AllocationRejected(
                             area_id,
@@ -900,6 +904,10 @@ class Balancer:
                             error,
                         )
                     )
+        if failed:
+            # A station did not take its change: compute again at once, counting its
+            # connector at the limit in force (pinned), so the others fit around it.
+            state.again = True
         state.view = attrs.evolve(
             view, in_force=dict(state.in_force), pinned=frozenset(state.pinned)
         )
