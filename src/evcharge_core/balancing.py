@@ -175,6 +175,11 @@ class AreaView:
     """How long reading the area and allocating took (seconds)."""
 
 
+_PHASE_BY_PREFIX: Final = {"L1": Phase.L1, "L2": Phase.L2, "L3": Phase.L3}
+_DC: Final = PowerType.DC
+_AC_3_PHASE: Final = PowerType.AC_3_PHASE
+
+
 def observed_draw(
     samples: Sequence[MeterSample], power_type: PowerType
 ) -> tuple[float | None, PowerType, Phase]:
@@ -182,25 +187,27 @@ def observed_draw(
     the highest phase's ``Current.Import`` (A) for AC, ``Power.Active.Import`` (W) for DC;
     ``None`` when they say nothing. A three-phase connector whose latest per-phase currents
     show one phase above 1 A and the others below is balanced as single-phase on it."""
-    measurand = "Power.Active.Import" if power_type is PowerType.DC else "Current.Import"
+    dc = power_type is _DC
+    measurand = "Power.Active.Import" if dc else "Current.Import"
     relevant = [s for s in samples if s.measurand == measurand]
     if not relevant:
         return None, power_type, Phase.L1
     latest = max(s.timestamp for s in relevant)
     now = [s for s in relevant if s.timestamp == latest]
-    if power_type is PowerType.DC:
+    if dc:
         watts = [s.value * (1000 if (s.unit or "").lower() == "kw" else 1) for s in now]
         return max(watts), power_type, Phase.L1
-    by_phase: dict[Phase, float] = {}
-    for sample in now:
-        for phase in Phase:
-            if (sample.phase or "").startswith(phase.name):
-                by_phase[phase] = max(by_phase.get(phase, 0.0), sample.value)
     highest = max(s.value for s in now)
-    if power_type is PowerType.AC_3_PHASE and len(by_phase) == 3:
-        drawing = [phase for phase, value in by_phase.items() if value > 1.0]
-        if len(drawing) == 1:
-            return highest, PowerType.AC_1_PHASE, drawing[0]
+    if power_type is _AC_3_PHASE:
+        by_phase: dict[Phase, float] = {}
+        for sample in now:
+            phase = _PHASE_BY_PREFIX.get((sample.phase or "")[:2])
+            if phase is not None:
+                by_phase[phase] = max(by_phase.get(phase, 0.0), sample.value)
+        if len(by_phase) == 3:
+            drawing = [phase for phase, value in by_phase.items() if value > 1.0]
+            if len(drawing) == 1:
+                return highest, PowerType.AC_1_PHASE, drawing[0]
     return highest, power_type, Phase.L1
 
 
