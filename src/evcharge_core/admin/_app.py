@@ -127,23 +127,22 @@ def create_app(
 ) -> Starlette:
     """The admin HTTP API as an ASGI application.
 
-        ``token`` is the bearer token every route but ``/healthz`` and ``/metrics`` requires.
-        ``gateway`` closes station connections and counts them; without one (an app embedded
-        where no gateway runs) ``disconnect`` answers 409 "not connected". ``metrics`` is the
-        Prometheus registry to register the API's metrics in (default: a new one per app).
-        ``routes`` is the route table (default: :data:`DEFAULT_ROUTES`; add groups by passing
-        ``(*DEFAULT_ROUTES, *more)``). ``commands`` sends live commands to connected stations
-        (without it they answer 409 "not connected"); ``charging`` serves id tokens and
-        transactions (default: a :class:`~evcharge_core.charging.ChargingService` over the
-        service's repository). ``balancer`` is the running
-    :class:`~evcharge_core.balancing.Balancer` whose allocations ``GET
-    /api/areas/{area_id}/allocations`` and the metrics show (without one, allocations are
-    computed from the stored state); ``profiles`` the
-    :class:`~evcharge_core.balancing.ProfileSender` whose outcomes the charger profile route
-    shows. ``console`` (default ``True``) also serves the web console at
-        ``/`` and its files under ``/console/``, without the token (see
-        :mod:`evcharge_core.admin._console`). The app's state holds ``admin`` (the
-        :class:`AdminContext`) and ``metrics`` (the registry), for code that adds metrics.
+    ``token`` is the bearer token every route but ``/healthz`` and ``/metrics`` requires.
+    ``gateway`` closes station connections and counts them; without one (an app embedded
+    where no gateway runs) ``disconnect`` answers 409 "not connected". ``metrics`` is the
+    Prometheus registry to register the API's metrics in (default: a new one per app).
+    ``routes`` is the route table (default: :data:`DEFAULT_ROUTES`; add groups by passing
+    ``(*DEFAULT_ROUTES, *more)``). ``commands`` sends live commands to connected stations
+    (without it they answer 409 "not connected"); ``charging`` serves id tokens and
+    transactions (default: a :class:`~evcharge_core.charging.ChargingService` over the
+    service's repository). ``balancer`` is the running
+    :class:`~evcharge_core.balancing.Balancer` whose allocations the allocations route and
+    the metrics show (without one, allocations are computed from the stored state);
+    ``profiles`` the :class:`~evcharge_core.balancing.ProfileSender` whose outcomes the
+    charger profile route shows. ``console`` (default ``True``) also serves the web console
+    at ``/`` and its files under ``/console/``, without the token (see
+    :mod:`evcharge_core.admin._console`). The app's state holds ``admin`` (the
+    :class:`AdminContext`) and ``metrics`` (the registry), for code that adds metrics.
     """
     if not token:
         raise ValueError("the admin token must not be empty")

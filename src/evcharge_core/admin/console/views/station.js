@@ -79,7 +79,11 @@ function chargerTable(station) {
     rows.push(h("tr", { class: "charger", dataset: { charger: charger.id } },
       h("th", { scope: "rowgroup", colspan: 3 }, charger.name, " ",
         h("span", { class: "muted" }, `code ${charger.code}`,
-          charger.evse_id !== null ? `, EVSE ${charger.evse_id}` : "", `, ${charger.current_type}`)),
+          charger.evse_id !== null ? `, EVSE ${charger.evse_id}` : "", `, ${charger.current_type}`),
+        charger.charging_profile_id
+          ? h("span", { class: "charger-profile", dataset: { profile: charger.charging_profile_id } },
+            ", profile ", h("a", { href: "#/profiles" }, charger.charging_profile_id))
+          : null),
       h("td", null, ""),
       h("td", null, statusBadge(charger.status, online)),
       h("td", null, charger.operational_status || ""),
