@@ -37,7 +37,13 @@ from evcharge_core.domain.events import (
 from evcharge_core.domain.model import Area, BootConfiguration, Charger, Connector, Station
 from evcharge_core.domain.profiles import RateUnit, parse_profile
 from evcharge_core.domain.transactions import MeterSample, Transaction
-from evcharge_core.domain.values import ConnectorFormat, ConnectorStandard, PowerType, Protocol
+from evcharge_core.domain.values import (
+    ConnectorFormat,
+    ConnectorStandard,
+    PhaseWiring,
+    PowerType,
+    Protocol,
+)
 from evcharge_core.errors import CommandTimeout
 
 T = TypeVar("T")
@@ -562,3 +568,47 @@ def test_allocations_in_the_admin_api_and_metrics() -> None:
     assert 'evcharge_area_phase_current_amperes{area="depot",phase="L1"} 10.0' in metrics
     assert 'evcharge_area_paused_connectors{area="depot"} 1.0' in metrics
     assert 'evcharge_area_limit_amperes{area="depot"} 10.0' in metrics
+
+
+def test_single_phase_connectors_load_the_phase_they_are_wired_to() -> None:
+    async def test() -> None:
+        ac1 = PowerType.AC_1_PHASE
+        on_l1 = _station("A", _connector("A", 1, ac1, 32))
+        on_l2 = _station("B", attrs.evolve(_connector("B", 1, ac1, 32), phase=PhaseWiring.L2))
+        also_l1 = _station("C", _connector("C", 1, ac1, 32))
+        repository = await _repository(on_l1, on_l2, also_l1, limit_a=32)
+        commands = FakeCommands()
+        balancer, _ = _balancer(repository, commands)
+        await _start(
+            repository, _session("A", "1", 0), _session("B", "2", 1), _session("C", "3", 2)
+        )
+        view = await balancer.recompute("depot")
+        assert view is not None
+        # A and C share L1; B has L2 to itself
+        assert [commands.tx_limits(s) for s in "ABC"] == [[16], [32], [16]]
+        assert view.allocation.phase_current_a == (32, 32, 0)
+        await balancer.aclose()
+
+    run(test())
+
+
+def test_the_areas_phase_voltage_converts_dc_power_to_phase_current() -> None:
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.DC, 125))
+        repository = InMemoryRepository()
+        async with repository.transaction() as tx:
+            await tx.areas.save(
+                Area(
+                    id="depot", name="Depot", latitude=0, longitude=0,
+                    output_limit_a=20, phase_voltage=240,
+                )
+            )  # fmt: skip
+            await tx.stations.save(a)
+        await _start(repository, _session("A", "1", 0))
+        commands = FakeCommands()
+        balancer, _ = _balancer(repository, commands)
+        await balancer.recompute("depot")
+        assert commands.tx_limits("A") == [20 * 3 * 240]  # 20 A per phase at 240 V, in W
+        await balancer.aclose()
+
+    run(test())

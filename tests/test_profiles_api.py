@@ -333,3 +333,27 @@ def test_area_allocations_through_the_cli(tmp_path: Path) -> None:
         ("B-k1", 20, "charging"),
     ]
     assert shown["phase_current_a"] == [40, 40, 40]
+
+
+def test_phase_wiring_and_phase_voltage_over_the_api(client: TestClient) -> None:
+    area = client.post(
+        "/api/areas", json={"id": "depot", "name": "Depot", "latitude": 0, "longitude": 0}
+    ).json()
+    assert area["phase_voltage"] == 230
+    changed = client.patch("/api/areas/depot", json={"phase_voltage": 240})
+    assert changed.json()["phase_voltage"] == 240
+    _valid("Area", changed.json())
+    assert client.patch("/api/areas/depot", json={"phase_voltage": 5}).status_code == 422
+    client.post("/api/stations", json={"id": "ST1"})
+    charger = client.post("/api/stations/ST1/chargers", json={}).json()
+    body = {
+        "standard": "IEC_62196_T2", "format": "SOCKET", "power_type": "AC_1_PHASE",
+        "voltage": 230, "amperage": 32, "phase": "L2",
+    }  # fmt: skip
+    connector = client.post(f"/api/chargers/{charger['id']}/connectors", json=body)
+    assert connector.status_code == 201, connector.text
+    assert connector.json()["phase"] == "L2"
+    _valid("Connector", connector.json())
+    bad = client.patch(f"/api/connectors/{connector.json()['id']}", json={"phase": "L4"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "phase"

@@ -44,6 +44,7 @@ from .domain.values import (
     MIN_AMPERAGE,
     MIN_VOLTAGE,
     CurrentType,
+    PhaseWiring,
     RegistrationStatus,
     parse_code,
     parse_connector_format,
@@ -120,6 +121,7 @@ def connector_to_json(station: Station, charger: Charger, connector: Connector) 
         "operational_status": connector_operational_status(station, charger, connector).value,
         "closed": connector.closed,
         "custom_fields": dict(connector.custom_fields),
+        "phase": connector.phase.value,
     }
 
 
@@ -443,6 +445,7 @@ CONNECTOR_FIELDS: Mapping[str, Parser] = {
     "power_factor": _float(0.0, 1.0),
     "custom_fields": _custom_fields,
     "closed": _bool,
+    "phase": _enum(PhaseWiring),
 }
 
 AREA_FIELDS: Mapping[str, Parser] = {
@@ -455,4 +458,5 @@ AREA_FIELDS: Mapping[str, Parser] = {
     "output_limit_w": _optional(_int(1, 100_000_000)),
     "private_group": _string_set,
     "time_zone": _time_zone,
+    "phase_voltage": _int(MIN_VOLTAGE, MAX_VOLTAGE),
 }

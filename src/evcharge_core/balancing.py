@@ -88,6 +88,7 @@ from .domain.transactions import Transaction as ChargingTransaction
 from .domain.values import ConnectorStatus, PowerType, Protocol
 from .errors import EvchargeError
 from .ports import EventSink, Repository, StationQuery, TransactionQuery
+from .ports import Transaction as UnitOfWork
 from .smart_charging import (
     ProfilePurpose,
     ProfileRequest,
@@ -138,7 +139,11 @@ def area_limit(area: Area) -> AreaLimit | None:
     """The area's output limit as the allocator takes it; ``None``: no limit, no balancing."""
     if area.output_limit_a is None and area.output_limit_w is None:
         return None
-    return AreaLimit(current_a=area.output_limit_a, power_w=area.output_limit_w)
+    return AreaLimit(
+        current_a=area.output_limit_a,
+        power_w=area.output_limit_w,
+        phase_voltage=area.phase_voltage,
+    )
 
 
 # --- reading an area -------------------------------------------------------------------------
@@ -181,17 +186,18 @@ _AC_3_PHASE: Final = PowerType.AC_3_PHASE
 
 
 def observed_draw(
-    samples: Sequence[MeterSample], power_type: PowerType
+    samples: Sequence[MeterSample], power_type: PowerType, wired: Phase = Phase.L1
 ) -> tuple[float | None, PowerType, Phase]:
     """What the latest meter values of a session say it draws, in the allocation's unit:
     the highest phase's ``Current.Import`` (A) for AC, ``Power.Active.Import`` (W) for DC;
     ``None`` when they say nothing. A three-phase connector whose latest per-phase currents
-    show one phase above 1 A and the others below is balanced as single-phase on it."""
+    show one phase above 1 A and the others below is balanced as single-phase on it;
+    otherwise the phase is ``wired``, the one a single-phase connector is wired to."""
     dc = power_type is _DC
     measurand = "Power.Active.Import" if dc else "Current.Import"
     relevant = [s for s in samples if s.measurand == measurand]
     if not relevant:
-        return None, power_type, Phase.L1
+        return None, power_type, wired
     latest = max(s.timestamp for s in relevant)
     now = [s for s in relevant if s.timestamp == latest]
     if dc:
@@ -208,7 +214,7 @@ def observed_draw(
             drawing = [phase for phase, value in by_phase.items() if value > 1.0]
             if len(drawing) == 1:
                 return highest, PowerType.AC_1_PHASE, drawing[0]
-    return highest, power_type, Phase.L1
+    return highest, power_type, wired
 
 
 def _session_connector(
@@ -226,6 +232,31 @@ def _session_connector(
     return None
 
 
+async def _area_stations(tx: UnitOfWork, area_id: str) -> dict[str, Station]:
+    stations: dict[str, Station] = {}
+    page = 1
+    while True:
+        found = await tx.stations.list(StationQuery(area_id=area_id, page=page, page_size=_PAGE))
+        stations.update((s.id, s) for s in found.items)
+        if page * _PAGE >= found.total:
+            return stations
+        page += 1
+
+
+async def _active_sessions(tx: UnitOfWork, area_id: str) -> list[ChargingTransaction]:
+    sessions: list[ChargingTransaction] = []
+    page = 1
+    while True:
+        query = TransactionQuery(
+            area_id=area_id, state=TransactionState.ACTIVE, page=page, page_size=_PAGE
+        )
+        listed = await tx.transactions.list(query)
+        sessions.extend(listed.items)
+        if page * _PAGE >= listed.total:
+            return sessions
+        page += 1
+
+
 async def _read_area(
     repository: Repository,
     area: Area,
@@ -238,32 +269,13 @@ async def _read_area(
     started = time.perf_counter()
     zone = _zone(area.time_zone)
     pinned_ids = frozenset(pinned)
-    stations: dict[str, Station] = {}
-    sessions: list[ChargingTransaction] = []
     loads: list[ConnectorLoad] = []
     targets: dict[str, Target] = {}
     profiles: dict[str, ChargingProfile | None] = {}
     next_change: datetime | None = None
     async with repository.transaction() as tx:
-        page = 1
-        while True:
-            found = await tx.stations.list(
-                StationQuery(area_id=area.id, page=page, page_size=_PAGE)
-            )
-            stations.update((s.id, s) for s in found.items)
-            if page * _PAGE >= found.total:
-                break
-            page += 1
-        page = 1
-        while True:
-            query = TransactionQuery(
-                area_id=area.id, state=TransactionState.ACTIVE, page=page, page_size=_PAGE
-            )
-            listed = await tx.transactions.list(query)
-            sessions.extend(listed.items)
-            if page * _PAGE >= listed.total:
-                break
-            page += 1
+        stations = await _area_stations(tx, area.id)
+        sessions = await _active_sessions(tx, area.id)
         for session in sessions:
             station = stations.get(session.station_id)
             held = _session_connector(station, session) if station is not None else None
@@ -284,7 +296,8 @@ async def _read_area(
                     if change is not None and (next_change is None or change < next_change):
                         next_change = change
             samples = await tx.meter_values.list(session.station_id, session.transaction_id)
-            observed, power_type, phase = observed_draw(samples, connector.power_type)
+            wired = Phase[connector.phase.value]
+            observed, power_type, phase = observed_draw(samples, connector.power_type, wired)
             status = connector.status.status if connector.status is not None else None
             started_at = session.started_at or now
             loads.append(

@@ -243,9 +243,7 @@ def test_version_1_sessions_are_found_by_search_after_migrating(
     assert asyncio.run(found("t")) == ["T1", "t2"]
 
 
-def test_a_version_3_database_migrates_and_keeps_its_profile_assignments(
-    db: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_version_3_database_migrates_and_keeps_its_profile_assignments(db: str) -> None:
     """Version 4 adds charging profiles; a charger that named a profile id at version 3
     keeps naming it, and the profile can then be stored and is protected from deletion."""
     charger = Charger(id="ch-1", evse_id=1, code="CH-1", name="A", charging_profile_id="day")
@@ -254,16 +252,22 @@ def test_a_version_3_database_migrates_and_keeps_its_profile_assignments(
         "day", "Day", RateUnit.WATTS, Recurrence.DAILY, [ProfilePeriod(7 * 3600, 10_000)]
     )
 
-    async def at_version_3() -> None:
+    async def at_version_4() -> None:
         repository = await PostgresRepository.open(db)
         async with repository.transaction() as tx:
             await tx.stations.save(station)
         await repository.close()
 
-    with monkeypatch.context() as patched:
-        patched.setattr(pg, "MIGRATIONS", MIGRATIONS[:3])
-        patched.setattr(pg, "SCHEMA_VERSION", 3)
-        asyncio.run(at_version_3())
+    asyncio.run(at_version_4())
+    with psycopg.connect(db, autocommit=True) as conn:  # back to version 3's schema
+        for statement in (
+            "DROP INDEX chargers_by_profile",
+            "DROP TABLE charging_profiles",
+            "ALTER TABLE connectors DROP COLUMN phase",
+            "ALTER TABLE areas DROP COLUMN phase_voltage",
+            "DELETE FROM schema_migrations WHERE version = 4",
+        ):
+            conn.execute(statement)
     assert _query(db, "SELECT to_regclass('charging_profiles')") == [(None,)]
 
     async def run() -> None:

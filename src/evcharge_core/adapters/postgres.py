@@ -120,6 +120,7 @@ from ..domain.values import (
     ConnectorFormat,
     ConnectorStandard,
     CurrentType,
+    PhaseWiring,
     PowerType,
     Protocol,
     RegistrationStatus,
@@ -565,7 +566,7 @@ _V3: Final = Migration(
 )
 
 _V4: Final = Migration(
-    "charging profiles",
+    "charging profiles; connectors' phase wiring, areas' phase voltage",
     (
         # Whole profiles: the periods as a JSON list of {"start_s", "limit",
         # "number_phases"} objects, sorted by start. chargers.charging_profile_id is not a
@@ -581,6 +582,10 @@ _V4: Final = Migration(
         )
         """,
         "CREATE INDEX chargers_by_profile ON chargers (charging_profile_id)",
+        # Load balancing: the supply phase a single-phase connector is wired to, and an
+        # area's phase voltage (rows stored before get the defaults, L1 and 230 V).
+        "ALTER TABLE connectors ADD COLUMN phase text NOT NULL DEFAULT 'L1'",
+        "ALTER TABLE areas ADD COLUMN phase_voltage integer NOT NULL DEFAULT 230",
     ),
 )
 
@@ -680,7 +685,7 @@ _CHARGER_COLUMN_NAMES: Final = (
 _CONNECTOR_COLUMN_NAMES: Final = (
     "id", "charger_id", "station_id", "position", "ocpp_id", "code", "name", "standard",
     "format", "power_type", "voltage", "amperage", "wattage_limit", "power_factor",
-    "custom_fields", "status", "closed",
+    "custom_fields", "status", "closed", "phase",
 )  # fmt: skip
 _CONNECTOR_CHARGER_AT: Final = _CONNECTOR_COLUMN_NAMES.index("charger_id")
 _STATION_CODE_AT: Final = _STATION_COLUMN_NAMES.index("code")
@@ -804,7 +809,7 @@ def _connector_rows(s: Station) -> Iterable[_Row]:
             yield (_put(k.id), charger_id, s.id, position, k.ocpp_id, k.code, _put(k.name),
                    str(k.standard), str(k.format), str(k.power_type), k.voltage, k.amperage,
                    k.wattage_limit, float(k.power_factor), _dump_fields(k.custom_fields),
-                   _dump_optional(k.status), k.closed)  # fmt: skip
+                   _dump_optional(k.status), k.closed, k.phase.value)  # fmt: skip
 
 
 def _station_from_row(
@@ -867,6 +872,7 @@ def _connector_from_row(row: _Row) -> Connector:
         custom_fields=_load_fields(row[14]),
         status=_load_optional(row[15], StatusRecord),
         closed=row[16],
+        phase=PhaseWiring(row[17]),
     )
 
 
@@ -889,7 +895,7 @@ def _charger_from_row(row: _Row, connectors: builtins.list[Connector]) -> Charge
 
 _AREA_COLUMNS: Final = (
     "id, name, latitude, longitude, address, output_limit_a, output_limit_w, private_group,"
-    " time_zone"
+    " time_zone, phase_voltage"
 )
 
 
@@ -904,6 +910,7 @@ def _area_row(area: Area) -> _Row:
         area.output_limit_w,
         json.dumps(sorted(area.private_group), ensure_ascii=False),
         _put(area.time_zone),
+        area.phase_voltage,
     )
 
 
@@ -918,6 +925,7 @@ def _area_from_row(row: _Row) -> Area:
         output_limit_w=row[6],
         private_group=frozenset(json.loads(row[7])),
         time_zone=_get(row[8]),
+        phase_voltage=row[9],
     )
 
 
@@ -1652,12 +1660,13 @@ class _PgAreaStore:
             [
                 _Op(
                     f"INSERT INTO areas ({_AREA_COLUMNS}) VALUES"  # noqa: S608
-                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
                     " name = excluded.name, latitude = excluded.latitude,"
                     " longitude = excluded.longitude, address = excluded.address,"
                     " output_limit_a = excluded.output_limit_a,"
                     " output_limit_w = excluded.output_limit_w,"
-                    " private_group = excluded.private_group, time_zone = excluded.time_zone",
+                    " private_group = excluded.private_group, time_zone = excluded.time_zone,"
+                    " phase_voltage = excluded.phase_voltage",
                     _area_row(area),
                 )
             ],

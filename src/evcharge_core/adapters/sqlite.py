@@ -110,6 +110,7 @@ from ..domain.values import (
     ConnectorFormat,
     ConnectorStandard,
     CurrentType,
+    PhaseWiring,
     PowerType,
     Protocol,
     RegistrationStatus,
@@ -445,11 +446,15 @@ _SCHEMA_V4: Final = (
     """,
     "CREATE INDEX charging_profiles_by_name ON charging_profiles (name, id)",
     "CREATE INDEX chargers_by_profile ON chargers (charging_profile_id)",
+    # Load balancing: the supply phase a single-phase connector is wired to, and an
+    # area's phase voltage (the rows stored before get the defaults, L1 and 230 V).
+    "ALTER TABLE connectors ADD COLUMN phase TEXT NOT NULL DEFAULT 'L1'",
+    "ALTER TABLE areas ADD COLUMN phase_voltage INTEGER NOT NULL DEFAULT 230",
 )
 
 
 def _migrate_to_v4(db: sqlite3.Connection) -> None:
-    """Version 4: charging profiles."""
+    """Version 4: charging profiles; connectors' phase wiring, areas' phase voltage."""
     for statement in _SCHEMA_V4:
         db.execute(statement)
 
@@ -570,10 +575,10 @@ _INSERT_CHARGER: Final = (
 )
 _CONNECTOR_COLUMNS: Final = (
     "id, charger_id, station_id, position, ocpp_id, code, name, standard, format, power_type, "
-    "voltage, amperage, wattage_limit, power_factor, custom_fields, status, closed"
+    "voltage, amperage, wattage_limit, power_factor, custom_fields, status, closed, phase"
 )
 _INSERT_CONNECTOR: Final = (
-    f"INSERT INTO connectors ({_CONNECTOR_COLUMNS}) VALUES ({', '.join(['?'] * 17)})"  # noqa: S608
+    f"INSERT INTO connectors ({_CONNECTOR_COLUMNS}) VALUES ({', '.join(['?'] * 18)})"  # noqa: S608
 )
 _SELECT_STATIONS: Final = (
     f"SELECT {_STATION_COLUMNS}, {_STATION_DERIVED} FROM stations WHERE id IN {_IDS}"  # noqa: S608
@@ -999,7 +1004,7 @@ def _connector_rows(s: Station, prev: _Stored | None = None) -> Iterator[tuple[o
             yield (k.id, c.id, s.id, position, k.ocpp_id, k.code, k.name, str(k.standard),
                    str(k.format), str(k.power_type), k.voltage, k.amperage, k.wattage_limit,
                    float(k.power_factor), _dump_fields(k.custom_fields),
-                   _dump_status(k.status), int(k.closed))  # fmt: skip
+                   _dump_status(k.status), int(k.closed), k.phase.value)  # fmt: skip
 
 
 def _station_from_row(
@@ -1060,6 +1065,7 @@ def _connector_from_row(row: sqlite3.Row) -> Connector:
         custom_fields=_load_fields(row["custom_fields"]),
         status=_load_optional(row["status"], StatusRecord),
         closed=bool(row["closed"]),
+        phase=PhaseWiring(row["phase"]),
     )
 
 
@@ -1091,6 +1097,7 @@ def _area_row(area: Area) -> tuple[object, ...]:
         area.output_limit_w,
         json.dumps(sorted(area.private_group), ensure_ascii=False),
         area.time_zone,
+        area.phase_voltage,
     )
 
 
@@ -1105,6 +1112,7 @@ def _area_from_row(row: sqlite3.Row) -> Area:
         output_limit_w=row["output_limit_w"],
         private_group=frozenset(json.loads(row["private_group"])),
         time_zone=row["time_zone"],
+        phase_voltage=row["phase_voltage"],
     )
 
 
@@ -1770,12 +1778,14 @@ class _SQLiteAreaStore:
         with conn.errors("save an area"):
             conn.db.execute(
                 "INSERT INTO areas (id, name, latitude, longitude, address, output_limit_a,"
-                " output_limit_w, private_group, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " output_limit_w, private_group, time_zone, phase_voltage)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
                 " latitude = excluded.latitude, longitude = excluded.longitude,"
                 " address = excluded.address, output_limit_a = excluded.output_limit_a,"
                 " output_limit_w = excluded.output_limit_w,"
-                " private_group = excluded.private_group, time_zone = excluded.time_zone",
+                " private_group = excluded.private_group, time_zone = excluded.time_zone,"
+                " phase_voltage = excluded.phase_voltage",
                 _area_row(area),
             )
 

@@ -24,6 +24,7 @@ from ..domain.values import (
     ConnectorStatus,
     CurrentType,
     OperationalStatus,
+    PhaseWiring,
     PowerType,
     Protocol,
     RegistrationStatus,
@@ -162,6 +163,7 @@ _CONNECTOR = _object(
         "operational_status": _OPERATIONAL,
         "closed": BOOLEAN,
         "custom_fields": CUSTOM_FIELDS,
+        "phase": _enum(PhaseWiring, "The supply phase a single-phase AC connector is wired to."),
     },
     description="A connector (OCPP connector ID ``ocpp_id``).",
 )
@@ -260,6 +262,7 @@ _AREA = _object(
         "output_limit_w": nullable(INTEGER),
         "private_group": {"type": "array", "items": STRING, "description": "Driver IDs."},
         "time_zone": {**STRING, "description": "IANA time zone name."},
+        "phase_voltage": {**INTEGER, "description": "Supply phase voltage, V (load balancing)."},
     },
     description="An area: a site with a location, shared limits and a private group.",
 )
@@ -324,6 +327,7 @@ _CONNECTOR_INPUT: Final[dict[str, Schema]] = {
     "power_factor": {**NUMBER, "minimum": 0, "maximum": 1},
     "custom_fields": CUSTOM_FIELDS,
     "closed": BOOLEAN,
+    "phase": _enum(PhaseWiring),
 }
 
 _AREA_INPUT: Final[dict[str, Schema]] = {
@@ -336,6 +340,7 @@ _AREA_INPUT: Final[dict[str, Schema]] = {
     "output_limit_w": nullable({"type": "integer", "minimum": 1}),
     "private_group": {"type": "array", "items": TEXT},
     "time_zone": STRING,
+    "phase_voltage": {"type": "integer", "minimum": 110, "maximum": 1000},
 }
 
 

@@ -67,6 +67,7 @@ from ..domain.values import (
     ConnectorStandard,
     ConnectorStatus,
     CurrentType,
+    PhaseWiring,
     PowerType,
     Protocol,
     RegistrationStatus,
@@ -273,6 +274,7 @@ def areas(ids: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Area]:
         output_limit_w=st.none() | st.integers(1, 10_000_000),
         private_group=st.frozensets(st.text(string.ascii_lowercase, max_size=6), max_size=3),
         time_zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+        phase_voltage=st.sampled_from([230, 230, 120, 240]),
     )
 
 
@@ -349,6 +351,7 @@ def _connector_details() -> st.SearchStrategy[dict[str, Any]]:
             "custom_fields": _custom_fields(),
             "status": _optional(status_records()),
             "closed": _RARELY,
+            "phase": st.sampled_from(PhaseWiring),
         }
     )
 
