@@ -612,3 +612,23 @@ def test_the_areas_phase_voltage_converts_dc_power_to_phase_current() -> None:
         await balancer.aclose()
 
     run(test())
+
+
+def test_removing_the_areas_limit_lifts_the_limits_in_force() -> None:
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 32))
+        repository = await _repository(a, limit_a=20)
+        commands = FakeCommands()
+        balancer, _ = _balancer(repository, commands)
+        await _start(repository, _session("A", "1", 0))
+        await balancer.recompute("depot")
+        assert commands.tx_limits("A") == [20]
+        async with repository.transaction() as tx:
+            area = await tx.areas.get("depot")
+            assert area is not None
+            await tx.areas.save(attrs.evolve(area, output_limit_a=None))
+        assert await balancer.recompute("depot") is None
+        assert commands.cleared == [("A", 2001)]
+        await balancer.aclose()
+
+    run(test())

@@ -863,6 +863,9 @@ class Balancer:
             area = await tx.areas.get(area_id)
         limit = area_limit(area) if area is not None else None
         if area is None or limit is None:
+            # No longer balanced: lift the limits the balancer put in force.
+            if state.view is not None and state.in_force:
+                await self._lift(state.view.targets, list(state.in_force))
             state.view = None
             state.in_force.clear()
             state.pinned.clear()
@@ -874,6 +877,31 @@ class Balancer:
         for gone in [c for c in state.in_force if c not in view.targets]:
             del state.in_force[gone]
         state.pinned &= set(view.targets)
+        events, failed = await self._send_changes(area_id, state, view)
+        if failed:
+            # A station did not take its change: compute again at once, counting its
+            # connector at the limit in force (pinned), so the others fit around it.
+            state.again = True
+        state.view = attrs.evolve(
+            view, in_force=dict(state.in_force), pinned=frozenset(state.pinned)
+        )
+        if events:
+            self.events.publish(events)
+        if view.next_change is not None:
+            self._work.at(
+                ("boundary", area_id),
+                view.next_change,
+                now,
+                lambda: self._boundary(area_id),
+            )
+        if state.pinned:
+            self._work.after(("retry", area_id), self.retry_after_s, lambda: self._retry(area_id))
+
+    async def _send_changes(
+        self, area_id: str, state: _AreaState, view: AreaView
+    ) -> tuple[list[Event], bool]:
+        """Send the changed limits, decreases first; the events, and whether a station did
+        not take its change (its connector is then pinned)."""
         changes = allocation_changes(state.in_force, view.allocation)
         events: list[Event] = []
         failed = False
@@ -924,24 +952,7 @@ class Balancer:
                             error,
                         )
                     )
-        if failed:
-            # A station did not take its change: compute again at once, counting its
-            # connector at the limit in force (pinned), so the others fit around it.
-            state.again = True
-        state.view = attrs.evolve(
-            view, in_force=dict(state.in_force), pinned=frozenset(state.pinned)
-        )
-        if events:
-            self.events.publish(events)
-        if view.next_change is not None:
-            self._work.at(
-                ("boundary", area_id),
-                view.next_change,
-                now,
-                lambda: self._boundary(area_id),
-            )
-        if state.pinned:
-            self._work.after(("retry", area_id), self.retry_after_s, lambda: self._retry(area_id))
+        return events, failed
 
     def _boundary(self, area_id: str) -> None:
         self.request(area_id)
@@ -951,6 +962,30 @@ class Balancer:
         if state is not None and state.pinned:
             state.pinned.clear()
             self.request(area_id)
+
+    async def _lift(self, targets: Mapping[str, Target], connector_ids: Sequence[str]) -> None:
+        """Clear the balancer's TxProfiles of these connectors (best effort: a station that
+        does not answer keeps its limit until the transaction ends)."""
+        if self.commands is None:
+            return
+        for connector_id in connector_ids:
+            target = targets.get(connector_id)
+            if target is None:
+                continue
+            number = (
+                target.evse_id if target.protocol is Protocol.OCPP201 else target.connector_ocpp_id
+            )
+            try:
+                await self.commands.clear_charging_profile(
+                    target.station_id, profile_id=TX_PROFILE_ID_BASE + number
+                )
+            except EvchargeError as error:
+                logger.warning(
+                    "station %s: cannot lift the limit of connector %s: %s",
+                    target.station_id,
+                    connector_id,
+                    error,
+                )
 
     async def _send(self, target: Target, allocation: Any) -> str | None:
         if self.commands is None:
