@@ -21,6 +21,7 @@ from evcharge_core.balancing import (
     observed_draw,
 )
 from evcharge_core.bus import LocalEventBus
+from evcharge_core.commands import ConfigurationEntry, ConfigurationResult
 from evcharge_core.domain.allocation import AllocationState, Phase
 from evcharge_core.domain.events import (
     AllocationChanged,
@@ -64,6 +65,15 @@ class FakeCommands:
         self.answers: dict[str, str] = {}
         self.silent: set[str] = set()
         self.offline: set[str] = set()
+        self.max_periods: dict[str, str] = {}
+
+    async def get_configuration(self, station_id: str, keys: list[str]) -> ConfigurationResult:
+        known = tuple(
+            ConfigurationEntry(k, self.max_periods[k], readonly=True)
+            for k in keys
+            if k in self.max_periods
+        )
+        return ConfigurationResult(known, tuple(k for k in keys if k not in self.max_periods))
 
     def is_connected(self, station_id: str) -> bool:
         return station_id not in self.offline
@@ -630,5 +640,38 @@ def test_removing_the_areas_limit_lifts_the_limits_in_force() -> None:
         assert await balancer.recompute("depot") is None
         assert commands.cleared == [("A", 2001)]
         await balancer.aclose()
+
+    run(test())
+
+
+@pytest.mark.parametrize(
+    ("protocol", "key"),
+    [
+        (Protocol.OCPP16, "ChargingScheduleMaxPeriods"),
+        (Protocol.OCPP201, "SmartChargingCtrlr.PeriodsPerSchedule"),
+    ],
+)
+def test_a_profile_with_more_periods_than_the_station_takes_is_not_sent(
+    protocol: Protocol, key: str
+) -> None:
+    async def test() -> None:
+        a = _station(
+            "A", _connector("A", 1, PowerType.AC_3_PHASE, 32), profile="day-night",
+            protocol=protocol,
+        )  # fmt: skip
+        repository = await _repository(a)
+        commands = FakeCommands()
+        commands.max_periods[key] = "2"  # day/night goes out as 3 periods (the wrap at 0)
+        sender, events = _sender(repository, commands)
+        status = await sender.send_charger("A", "A-ch1")
+        assert status is not None
+        assert status.error == (f"the profile needs 3 periods, the station takes at most 2 ({key})")
+        assert commands.sent == []
+        assert isinstance(events[0], ChargingProfileRejected)
+        commands.max_periods[key] = "3"
+        status = await sender.send_charger("A", "A-ch1")
+        assert status is not None
+        assert status.accepted
+        await sender.aclose()
 
     run(test())

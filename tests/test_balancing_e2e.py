@@ -216,7 +216,8 @@ def test_three_cars_share_32_amperes() -> None:
                     {"startPeriod": 25200, "limit": 10000},
                     {"startPeriod": 79200, "limit": 20000},
                 ]
-                assert ChargingProfileSent("STA", "STA-ch", "day-night") in events
+                sent = ChargingProfileSent("STA", "STA-ch", "day-night")
+                await until(lambda: sent in events, "the event of the profile sent")
 
                 # 18:00 A's car arrives: its profile (14 A by day) is the cap
                 assert await core.commands.remote_start("STA", "SIMTAG", 1) == "Accepted"

@@ -608,7 +608,9 @@ class ProfileSender:
                 return None
             error = await self._clear(station, charger, purpose)
         else:
-            for request in _charger_requests(station, charger, profile, zone, now, purpose=purpose):
+            requests = _charger_requests(station, charger, profile, zone, now, purpose=purpose)
+            error = await self._check_periods(station, requests)
+            for request in requests if error is None else []:
                 resend_at = request.resend_at
                 error = await _set_profile(self.commands, station, request.payload)
                 if error is not None:
@@ -636,6 +638,27 @@ class ProfileSender:
             )
         return status
 
+    async def _check_periods(
+        self, station: Station, requests: Sequence[ProfileRequest]
+    ) -> str | None:
+        """Why the station cannot take these requests (more periods than its
+        ``ChargingScheduleMaxPeriods``, 2.0.1 ``SmartChargingCtrlr.PeriodsPerSchedule``);
+        ``None`` if it can, or if it does not say."""
+        key = _MAX_PERIODS_KEYS[station.protocol is Protocol.OCPP201]
+        try:
+            answer = await self.commands.get_configuration(station.id, [key])
+        except EvchargeError:
+            return None  # unknown: send, and let the station answer
+        entry = next((e for e in answer.entries if e.key == key), None)
+        try:
+            allowed = int(entry.value) if entry is not None and entry.value else None
+        except ValueError:
+            allowed = None
+        count = max((_period_count(r.payload) for r in requests), default=0)
+        if allowed is not None and count > allowed:
+            return f"the profile needs {count} periods, the station takes at most {allowed} ({key})"
+        return None
+
     def _resend(self, station_id: str, charger_id: str) -> None:
         self._work.spawn(self.send_charger(station_id, charger_id))
 
@@ -649,6 +672,19 @@ class ProfileSender:
         except EvchargeError as error:
             return str(error) or type(error).__name__
         return None
+
+
+_MAX_PERIODS_KEYS: Final = {
+    False: "ChargingScheduleMaxPeriods",
+    True: "SmartChargingCtrlr.PeriodsPerSchedule",
+}
+
+
+def _period_count(payload: Mapping[str, Any]) -> int:
+    if "chargingProfile" in payload:
+        schedules = payload["chargingProfile"]["chargingSchedule"]
+        return max(len(s["chargingSchedulePeriod"]) for s in schedules)
+    return len(payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"])
 
 
 def _charger_profile_ids(station: Station, charger: Charger, purpose: ProfilePurpose) -> list[int]:
