@@ -32,6 +32,7 @@ from evcharge_core.domain.events import (
     ChargingProfileRejected,
     ChargingProfileSent,
     Event,
+    StationChanged,
     StationConnected,
     TransactionStarted,
 )
@@ -673,5 +674,39 @@ def test_a_profile_with_more_periods_than_the_station_takes_is_not_sent(
         assert status is not None
         assert status.accepted
         await sender.aclose()
+
+    run(test())
+
+
+def test_a_station_moved_to_another_area_leaves_the_first_one() -> None:
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 32))
+        repository = await _repository(a, limit_a=20)
+        async with repository.transaction() as tx:
+            await tx.areas.save(
+                Area(id="other", name="Other", latitude=0, longitude=0, output_limit_a=10)
+            )
+        commands = FakeCommands()
+        balancer, _ = _balancer(repository, commands)
+        await _start(repository, _session("A", "1", 0))
+        balancer.on_event(TransactionStarted("A", "1", 1, "TAG", T0))
+        for _ in range(100):
+            if commands.tx_limits("A"):
+                break
+            await asyncio.sleep(0.01)
+        assert commands.tx_limits("A") == [20]
+        async with repository.transaction() as tx:
+            await tx.stations.save(attrs.evolve(a, area_id="other"))
+        balancer.on_event(StationChanged("A"))
+        for _ in range(100):
+            if commands.tx_limits("A") == [20, 10]:
+                break
+            await asyncio.sleep(0.01)
+        assert commands.tx_limits("A") == [20, 10]
+        await balancer.recompute("depot")
+        view = balancer.allocations("depot")
+        assert view is not None
+        assert len(view.allocation) == 0
+        await balancer.aclose()
 
     run(test())

@@ -849,9 +849,8 @@ class Balancer:
             self._work.spawn(self._station_event(event.station_id, reconnected=True))
         elif isinstance(event, BootConfigured) and event.cleared_profiles:
             self._work.spawn(self._station_event(event.station_id, cleared=True))
-        elif isinstance(event, StationChanged):
-            self._station_areas.pop(event.station_id, None)
-            self._work.spawn(self._station_event(event.station_id))
+        elif isinstance(event, StationChanged):  # its area or its chargers may have changed
+            self._work.spawn(self._station_event(event.station_id, changed=True))
         elif isinstance(
             event,
             TransactionStarted | TransactionEnded | ConnectorStatusChanged | MeterValuesReceived,
@@ -859,14 +858,25 @@ class Balancer:
             self._work.spawn(self._station_event(event.station_id))
 
     async def _station_event(
-        self, station_id: str, *, reconnected: bool = False, cleared: bool = False
+        self,
+        station_id: str,
+        *,
+        reconnected: bool = False,
+        cleared: bool = False,
+        changed: bool = False,
     ) -> None:
+        """Recompute the station's area (its area is remembered, read again when the
+        station changed or reconnected; a station that left an area has it recomputed)."""
+        known = station_id in self._station_areas
         area_id = self._station_areas.get(station_id)
-        if area_id is None or reconnected or station_id not in self._station_areas:
+        if not known or reconnected or changed:
             async with self.repository.transaction() as tx:
                 station = await tx.stations.get(station_id)
             area_id = station.area_id if station is not None else None
+            former = self._station_areas.get(station_id)
             self._station_areas[station_id] = area_id
+            if former is not None and former != area_id:
+                self.request(former)
         if area_id is None:
             return
         state = self._areas.setdefault(area_id, _AreaState())
