@@ -118,6 +118,7 @@ def test_every_reference_between_the_files_resolves(client: TestClient) -> None:
     for reference in referenced:
         assert client.get(f"/console/{reference}").status_code == 200, reference
     assert {"app.js", "api.js", "dom.js", "ui.js", "views/map.js", "views/station.js"} <= seen
+    assert {"views/profiles.js", "views/allocations.js"} <= seen
 
 
 def test_no_file_loads_anything_from_another_origin() -> None:

@@ -383,3 +383,36 @@ def test_errors_are_shown_from_the_problem_details(page: Page, server: Server) -
     form.get_by_role("button", name="Create area").click()
     expect(form).to_contain_text("Created Depot")
     expect(page.locator("#area-table")).to_contain_text("Depot")
+
+
+def test_profiles_a_chargers_profile_and_an_areas_allocations(page: Page, server: Server) -> None:
+    _sign_in(page, "/#/profiles")
+    form = page.locator("#profile-form")
+    form.get_by_label("ID (optional)").fill("day-night")
+    form.get_by_label("Name").fill("Day/night")
+    form.get_by_label("Periods").fill("07:00=10000\n25:00=20000")
+    form.get_by_role("button", name="Create profile").click()
+    expect(form.locator(".problem")).to_have_attribute("data-status", "422")
+    expect(form.locator(".problem table")).to_contain_text("periods[1].start")
+    form.get_by_label("Periods").fill("07:00=10000\n22:00=20000")
+    form.get_by_role("button", name="Create profile").click()
+    expect(form).to_contain_text("Created Day/night")
+    row = page.locator('#profile-table tr[data-profile="day-night"]')
+    expect(row).to_contain_text("07:00 10 kW · 22:00 20 kW")
+    # A charger given the profile shows it on its station's page.
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as http:
+        assert http.post("/api/stations", json={"id": "PROF-001"}).status_code == 201
+        charger = http.post(
+            "/api/stations/PROF-001/chargers", json={"charging_profile_id": "day-night"}
+        )
+        assert charger.status_code == 201, charger.text
+    page.goto("/#/stations/PROF-001")
+    expect(page.locator(".charger-profile")).to_contain_text("day-night")
+    # An area with an output limit: its allocations (the demo's Oslo Centre, 125 A).
+    page.get_by_role("link", name="Areas").click()
+    page.locator("#area-table").get_by_role("link", name="Oslo Centre").click()
+    expect(page.locator("h1")).to_contain_text("Allocations")
+    expect(page.locator("#allocation-summary")).to_contain_text("125 A per phase")
+    page.get_by_role("link", name="All areas").click()
+    page.locator("#area-table").get_by_role("link", name="Bjørvika").click()
+    expect(page.locator("#allocation-summary")).to_contain_text("no output limit")

@@ -29,6 +29,8 @@ cannot deadlock the connection.
 station's :class:`~evcharge_core.domain.model.BootConfiguration` asks for, in this order:
 TriggerMessage BootNotification, StatusNotification, Heartbeat, then ClearChargingProfile
 (every profile). A refusal, CallError or timeout is logged and the next step still runs.
+Once every step ran, :class:`~evcharge_core.domain.events.BootConfigured` is published (the
+charging profiles of the station are sent again after it when they were cleared).
 
 **Metrics.** The session tells its :class:`~evcharge_core.observability.MessageObserver`
 about each CALL the station sends (action, ``ok`` or the CallError code it was answered
@@ -52,6 +54,7 @@ from ._protocol import Answer, BrokenResponse, Handled, Handler, Refused, Reques
 from ._protocol import receive as _receive
 from ._schemas import Kind, SchemaSet
 from .charging import ChargingService
+from .domain.events import BootConfigured
 from .domain.values import Protocol, RegistrationStatus
 from .errors import (
     CommandTimeout,
@@ -387,6 +390,12 @@ class OcppSession:
         task.add_done_callback(self._tasks.discard)
 
     async def _configure(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
+        await self._run_steps(steps)
+        cleared = any(action == "ClearChargingProfile" for action, _ in steps)
+        if not self._closed:
+            self.charging.events.publish([BootConfigured(self.station_id, cleared)])
+
+    async def _run_steps(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
         for action, payload in steps:
             try:
                 answer = await self.call(action, payload)

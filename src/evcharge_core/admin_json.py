@@ -29,6 +29,7 @@ from .domain.model import (
     ConnectorSpec,
     Station,
 )
+from .domain.profiles import ChargingProfile, format_start
 from .domain.status import (
     charger_operational_status,
     charger_status,
@@ -43,6 +44,7 @@ from .domain.values import (
     MIN_AMPERAGE,
     MIN_VOLTAGE,
     CurrentType,
+    PhaseWiring,
     RegistrationStatus,
     parse_code,
     parse_connector_format,
@@ -63,17 +65,23 @@ __all__ = [
     "area_to_json",
     "charger_to_json",
     "connector_to_json",
+    "iso_time",
     "make_converter",
     "parse_body",
+    "profile_to_json",
     "station_to_json",
 ]
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
+    """An instant as the admin JSON writes it: ISO 8601 in UTC with ``Z``."""
     if value is None:
         return None
     text = value.astimezone(ZoneInfo("UTC")).isoformat()
     return text.replace("+00:00", "Z")
+
+
+_iso = iso_time
 
 
 def make_converter() -> cattrs.Converter:
@@ -113,6 +121,7 @@ def connector_to_json(station: Station, charger: Charger, connector: Connector) 
         "operational_status": connector_operational_status(station, charger, connector).value,
         "closed": connector.closed,
         "custom_fields": dict(connector.custom_fields),
+        "phase": connector.phase.value,
     }
 
 
@@ -191,6 +200,28 @@ def area_to_json(area: Area) -> dict[str, Any]:
     # that the private group reads the same every time.
     out["private_group"] = sorted(area.private_group)
     return out
+
+
+def profile_to_json(profile: ChargingProfile) -> dict[str, Any]:
+    """A charging profile in the form :func:`~evcharge_core.domain.profiles.parse_profile`
+    reads (plus its ``id``): starts as ``"07:00"`` or ``"Mon 07:00"``, ``number_phases``
+    only where a period says it."""
+    periods: list[dict[str, Any]] = []
+    for period in profile.periods:
+        item: dict[str, Any] = {
+            "start": format_start(profile.recurrence, period.start_s),
+            "limit": period.limit,
+        }
+        if period.number_phases is not None:
+            item["number_phases"] = period.number_phases
+        periods.append(item)
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "unit": profile.unit.value,
+        "recurrence": profile.recurrence.value.lower(),
+        "periods": periods,
+    }
 
 
 # --- input -----------------------------------------------------------------------------------
@@ -414,6 +445,7 @@ CONNECTOR_FIELDS: Mapping[str, Parser] = {
     "power_factor": _float(0.0, 1.0),
     "custom_fields": _custom_fields,
     "closed": _bool,
+    "phase": _enum(PhaseWiring),
 }
 
 AREA_FIELDS: Mapping[str, Parser] = {
@@ -426,4 +458,5 @@ AREA_FIELDS: Mapping[str, Parser] = {
     "output_limit_w": _optional(_int(1, 100_000_000)),
     "private_group": _string_set,
     "time_zone": _time_zone,
+    "phase_voltage": _int(MIN_VOLTAGE, MAX_VOLTAGE),
 }

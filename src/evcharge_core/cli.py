@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _chargers_commands(commands, db)
     _connectors_commands(commands, db)
     _areas_commands(commands, db)
+    _profiles_commands(commands, db)
     _transactions_commands(commands, db)
     _id_tokens_commands(commands, db)
     _qr_and_map_commands(commands, db)
@@ -304,6 +305,43 @@ def _areas_commands(
         _set_option(cmd)
     delete = sub.add_parser("delete", parents=[db], help="delete an area without stations")
     delete.add_argument("area_id", metavar="AREA_ID")
+    allocations = sub.add_parser(
+        "allocations",
+        parents=[db],
+        help="how the area's output limit is shared now, computed from the stored sessions",
+    )
+    allocations.add_argument("area_id", metavar="AREA_ID")
+
+
+def _profiles_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], db: argparse.ArgumentParser
+) -> None:
+    profiles = commands.add_parser("profiles", parents=[db], help="charging profiles")
+    sub = profiles.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub.add_parser("list", parents=[db], help="every charging profile as JSON")
+    show = sub.add_parser("show", parents=[db], help="one profile as JSON")
+    show.add_argument("profile_id", metavar="PROFILE_ID")
+    create = sub.add_parser("create", parents=[db], help="create a profile")
+    create.add_argument("--id", dest="profile_id")
+    update = sub.add_parser("update", parents=[db], help="change a profile")
+    update.add_argument("profile_id", metavar="PROFILE_ID")
+    for cmd in (create, update):
+        cmd.add_argument(
+            "--file", metavar="FILE.json", help="the profile's JSON (- for stdin); options win"
+        )
+        cmd.add_argument("--name")
+        cmd.add_argument("--unit", metavar="A|W")
+        cmd.add_argument("--recurrence", metavar="daily|weekly")
+        cmd.add_argument(
+            "--period",
+            dest="periods",
+            action="append",
+            metavar="START=LIMIT[/PHASES]",
+            help='a period, e.g. 07:00=10000 or "Mon 07:00=16/1"; repeat for each '
+            "(replaces every period)",
+        )
+    delete = sub.add_parser("delete", parents=[db], help="delete a profile no charger uses")
+    delete.add_argument("profile_id", metavar="PROFILE_ID")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -410,6 +448,7 @@ async def _dispatch(
         "chargers": _chargers,
         "connectors": _connectors,
         "areas": _areas,
+        "profiles": _profiles,
         "transactions": _transactions,
         "id-tokens": _id_tokens,
         "qr": _qr,
@@ -633,6 +672,13 @@ async def _areas(
         await service.delete_area(args.area_id)
         out.write(f"deleted area {args.area_id}\n")
         return 0
+    if args.action == "allocations":
+        from .balancing import allocations_to_json, compute_allocations
+
+        area = await service.get_area(args.area_id)
+        view = await compute_allocations(service.repository, area, service.clock())
+        _dump(allocations_to_json(view), out)
+        return 0
     named = [
         ("name", "name"),
         ("latitude", "latitude"),
@@ -652,6 +698,60 @@ async def _areas(
     else:
         area = await service.update_area(args.area_id, body)
     _dump(area_to_json(area), out)
+    return 0
+
+
+def _period_option(text: str) -> dict[str, Any]:
+    start, sep, rest = text.rpartition("=")
+    if not sep or not start.strip():
+        raise _UserError(f"--period {text!r}: write START=LIMIT, e.g. 07:00=10000")
+    limit_text, _, phases = rest.partition("/")
+    period: dict[str, Any] = {"start": start.strip()}
+    try:
+        period["limit"] = int(limit_text)
+        if phases:
+            period["number_phases"] = int(phases)
+    except ValueError:
+        raise _UserError(f"--period {text!r}: LIMIT and PHASES are whole numbers") from None
+    return period
+
+
+async def _profiles(
+    args: argparse.Namespace, service: Any, out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
+    from .admin_json import profile_to_json
+
+    if args.action == "list":
+        _dump([profile_to_json(p) for p in await service.list_profiles()], out)
+        return 0
+    if args.action == "show":
+        _dump(profile_to_json(await service.get_profile(args.profile_id)), out)
+        return 0
+    if args.action == "delete":
+        await service.delete_profile(args.profile_id)
+        out.write(f"deleted charging profile {args.profile_id}\n")
+        return 0
+    body: dict[str, Any] = {}
+    if args.file is not None:
+        try:
+            loaded = json.loads(_read_input(args.file, stdin))
+        except ValueError as exc:
+            raise _UserError(f"{args.file}: not JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise _UserError(f"{args.file}: expected a JSON object")
+        body.update(loaded)
+    for field in ("name", "unit", "recurrence"):
+        if getattr(args, field) is not None:
+            body[field] = getattr(args, field)
+    if args.periods:
+        body["periods"] = [_period_option(text) for text in args.periods]
+    if args.action == "create":
+        if args.profile_id is not None:
+            body["id"] = args.profile_id
+        profile = await service.create_profile(body)
+    else:
+        profile = await service.update_profile(args.profile_id, body)
+    _dump(profile_to_json(profile), out)
     return 0
 
 

@@ -30,6 +30,7 @@ from .domain.activation import ThrottleState
 from .domain.device_model import DeviceVariable
 from .domain.events import Event
 from .domain.model import Area, Station
+from .domain.profiles import ChargingProfile
 from .domain.transactions import IdToken, MeterSample, TransactionState
 from .domain.transactions import Transaction as ChargingTransaction
 from .domain.values import ActivationState, ConnectorStatus, OperationalStatus
@@ -38,6 +39,7 @@ from .domain.values import Protocol as OcppProtocol
 __all__ = [
     "ActivationAttemptStore",
     "AreaStore",
+    "ChargingProfileStore",
     "DeviceModelStore",
     "EventSink",
     "IdTokenStore",
@@ -165,6 +167,28 @@ class AreaStore(Protocol):
 
     async def list(self) -> list[Area]:
         """Every area, ordered by name then id."""
+        ...
+
+
+class ChargingProfileStore(Protocol):
+    """Charging profiles (:class:`~evcharge_core.domain.profiles.ChargingProfile`), saved and
+    loaded whole. Chargers name theirs by
+    :attr:`~evcharge_core.domain.model.Charger.charging_profile_id`."""
+
+    async def get(self, profile_id: str) -> ChargingProfile | None: ...
+
+    async def save(self, profile: ChargingProfile) -> None:
+        """Insert or replace the profile by id."""
+        ...
+
+    async def delete(self, profile_id: str) -> bool:
+        """Remove the profile; ``False`` if there was none. Raises
+        :class:`~evcharge_core.errors.Conflict` naming a charger, and changes nothing, while a
+        charger of a stored station still names it."""
+        ...
+
+    async def list(self) -> list[ChargingProfile]:
+        """Every profile, ordered by name then id (code point order)."""
         ...
 
 
@@ -378,6 +402,9 @@ class Transaction(Protocol):
 
     @property
     def activation_attempts(self) -> ActivationAttemptStore: ...
+
+    @property
+    def charging_profiles(self) -> ChargingProfileStore: ...
 
     @property
     def transactions(self) -> TransactionStore: ...

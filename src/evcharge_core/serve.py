@@ -82,6 +82,7 @@ from .adapters.websocket import (
     StationSession,
     WebsocketGateway,
 )
+from .balancing import Balancer, ProfileSender
 from .bootstrap import display_db_url, open_repository, resolve_db_url
 from .bus import LocalEventBus
 from .charging import ChargingService
@@ -259,6 +260,8 @@ class Core:
     connections: ConnectionService
     gateway: WebsocketGateway
     commands: CommandService
+    profiles: ProfileSender
+    balancer: Balancer
 
 
 def build_core(
@@ -289,7 +292,15 @@ def build_core(
     gateway = WebsocketGateway(connections, session_factory=sessions)
     commands = CommandService(gateway, stations, observer=observer)
     bus.subscribe(commands.on_event)
-    return Core(repository, bus, stations, charging, connections, gateway, commands)
+    # Charging profiles and load balancing (issue 6): both follow the bus; the balancer
+    # works on every area with an output limit and leaves the others alone.
+    profiles = ProfileSender(repository, commands, events=bus)
+    bus.subscribe(profiles.on_event)
+    balancer = Balancer(repository, commands, events=bus)
+    bus.subscribe(balancer.on_event)
+    return Core(
+        repository, bus, stations, charging, connections, gateway, commands, profiles, balancer
+    )
 
 
 def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
@@ -361,6 +372,8 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
                 await demo.stop()
             await gateway.close()
             await core.commands.aclose()
+            await core.profiles.aclose()
+            await core.balancer.aclose()
     except StorageError as error:
         print(f"error: database {display_db_url(url)}: {error}", file=sys.stderr, flush=True)
         return 1
@@ -429,6 +442,8 @@ async def _serve_admin(
         metrics=metrics,
         commands=core.commands,
         charging=core.charging,
+        balancer=core.balancer,
+        profiles=core.profiles,
     )
     config = uvicorn.Config(
         app,

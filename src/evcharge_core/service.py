@@ -29,6 +29,9 @@ from .domain.events import (
     ActivationFailed,
     AreaChanged,
     AreaDeleted,
+    ChargingProfileAssigned,
+    ChargingProfileChanged,
+    ChargingProfileDeleted,
     Event,
     StationChanged,
     StationDeleted,
@@ -36,6 +39,7 @@ from .domain.events import (
 )
 from .domain.mapping import spec_for_connector
 from .domain.model import Area, Charger, Connector, ConnectorSpec, Station
+from .domain.profiles import ChargingProfile, parse_profile
 from .domain.qr import (
     QrCode,
     QrPayloadError,
@@ -45,7 +49,7 @@ from .domain.qr import (
     qr_code_for,
 )
 from .domain.qr import resolve as resolve_qr
-from .domain.values import ActivationState, Protocol, code_from
+from .domain.values import ActivationState, Protocol, code_from, parse_code
 from .errors import (
     ActivationMismatch,
     Conflict,
@@ -338,6 +342,7 @@ class StationService:
         values = admin_json.parse_body(body, admin_json.CHARGER_FIELDS)
         async with self.repository.transaction() as tx:
             station = await self._station(tx, station_id)
+            await self._check_profile(tx, values.get("charging_profile_id"))
             evse_id = values.pop("evse_id", None)
             if evse_id is None:
                 evse_id = max((c.evse_id for c in station.chargers), default=0) + 1
@@ -349,7 +354,12 @@ class StationService:
             charger = _build(Charger, id=self.new_id(), evse_id=evse_id, **values)
             updated = _evolve(station, chargers=(*station.chargers, charger))
             await tx.stations.save(updated)
-        self.events.publish([StationChanged(station_id)])
+        events: list[Event] = [StationChanged(station_id)]
+        if charger.charging_profile_id is not None:
+            events.append(
+                ChargingProfileAssigned(station_id, charger.id, charger.charging_profile_id)
+            )
+        self.events.publish(events)
         return updated, charger
 
     async def update_charger(
@@ -360,10 +370,21 @@ class StationService:
             station, charger = _charger_of(
                 await tx.stations.get_by_charger_id(charger_id), charger_id
             )
+            await self._check_profile(tx, values.get("charging_profile_id"))
             changed = _evolve(charger, **values)
             updated = _replace_charger(station, changed)
             await tx.stations.save(updated)
-        self.events.publish([StationChanged(station.id)])
+        events: list[Event] = [StationChanged(station.id)]
+        if changed.charging_profile_id != charger.charging_profile_id:
+            events.append(
+                ChargingProfileAssigned(
+                    station.id,
+                    charger_id,
+                    changed.charging_profile_id,
+                    previous=charger.charging_profile_id,
+                )
+            )
+        self.events.publish(events)
         return updated, changed
 
     async def delete_charger(self, charger_id: str) -> Station:
@@ -496,6 +517,83 @@ class StationService:
             if not await tx.areas.delete(area_id):
                 raise NotFound("area", area_id)
         self.events.publish([AreaDeleted(area_id)])
+
+    # --- charging profiles -------------------------------------------------------------------
+
+    async def list_profiles(self) -> list[ChargingProfile]:
+        """Every charging profile, by name then id."""
+        async with self.repository.transaction() as tx:
+            return await tx.charging_profiles.list()
+
+    async def get_profile(self, profile_id: str) -> ChargingProfile:
+        async with self.repository.transaction() as tx:
+            profile = await tx.charging_profiles.get(profile_id)
+        if profile is None:
+            raise NotFound("charging profile", profile_id)
+        return profile
+
+    async def create_profile(self, body: Mapping[str, Any]) -> ChargingProfile:
+        """Create a profile from its JSON form (:func:`~evcharge_core.domain.profiles.
+        parse_profile`), with an optional ``id`` (a code; default: a new id). Raises
+        :class:`~evcharge_core.errors.InvalidInput` listing every problem, located by field."""
+        if not isinstance(body, Mapping):
+            raise InvalidInput("expected an object with the profile's fields")
+        fields = dict(body)
+        profile_id = self.new_id()
+        if "id" in fields:
+            given = fields.pop("id")
+            problem = None if isinstance(given, str) else "must be a string"
+            if isinstance(given, str):
+                try:
+                    profile_id = parse_code(given)
+                except ValueError as exc:
+                    problem = str(exc)
+            if problem is not None:
+                issues = [Issue(problem, field="id")]
+                try:
+                    parse_profile(fields, profile_id="-")
+                except InvalidInput as more:
+                    issues.extend(more.issues)
+                raise InvalidInput(issues)
+        profile = parse_profile(fields, profile_id=profile_id)
+        async with self.repository.transaction() as tx:
+            if await tx.charging_profiles.get(profile.id) is not None:
+                raise Conflict(f"charging profile {profile.id} already exists")
+            await tx.charging_profiles.save(profile)
+        self.events.publish([ChargingProfileChanged(profile.id, created=True)])
+        return profile
+
+    async def update_profile(self, profile_id: str, body: Mapping[str, Any]) -> ChargingProfile:
+        """Change the fields given (PATCH semantics: ``periods``, if given, replaces them
+        all); the result is checked whole, as :meth:`create_profile` checks."""
+        if not isinstance(body, Mapping):
+            raise InvalidInput("expected an object with the profile's fields")
+        async with self.repository.transaction() as tx:
+            stored = await tx.charging_profiles.get(profile_id)
+            if stored is None:
+                raise NotFound("charging profile", profile_id)
+            merged = admin_json.profile_to_json(stored)
+            del merged["id"]
+            if "recurrence" in body and "periods" not in body:
+                # the stored starts are written for the old recurrence: keep them as seconds
+                merged["periods"] = [
+                    {"start": p.start_s, "limit": p.limit}
+                    | ({"number_phases": p.number_phases} if p.number_phases else {})
+                    for p in stored.periods
+                ]
+            merged.update(body)
+            profile = parse_profile(merged, profile_id=profile_id)
+            await tx.charging_profiles.save(profile)
+        self.events.publish([ChargingProfileChanged(profile_id)])
+        return profile
+
+    async def delete_profile(self, profile_id: str) -> None:
+        """Delete a profile no charger is assigned (:class:`~evcharge_core.errors.Conflict`
+        names one that still is)."""
+        async with self.repository.transaction() as tx:
+            if not await tx.charging_profiles.delete(profile_id):
+                raise NotFound("charging profile", profile_id)
+        self.events.publish([ChargingProfileDeleted(profile_id)])
 
     # --- the charger list --------------------------------------------------------------------
 
@@ -634,6 +732,12 @@ class StationService:
     async def _check_area(self, tx: Any, area_id: str | None) -> None:
         if area_id is not None and await tx.areas.get(area_id) is None:
             raise InvalidInput([Issue(f"no area {area_id!r}", field="area_id")])
+
+    async def _check_profile(self, tx: Any, profile_id: str | None) -> None:
+        if profile_id is not None and await tx.charging_profiles.get(profile_id) is None:
+            raise InvalidInput(
+                [Issue(f"no charging profile {profile_id!r}", field="charging_profile_id")]
+            )
 
     async def _free_charger_code(self, tx: Any, wanted: str) -> str:
         base = code_from(wanted)[:60]  # room for "-N"

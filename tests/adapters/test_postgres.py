@@ -28,7 +28,8 @@ from evcharge_core.adapters.postgres import (
     display_url,
 )
 from evcharge_core.bootstrap import open_repository
-from evcharge_core.domain.model import Station
+from evcharge_core.domain.model import Charger, Station
+from evcharge_core.domain.profiles import ChargingProfile, ProfilePeriod, RateUnit, Recurrence
 from evcharge_core.errors import Conflict, StorageError
 from evcharge_core.ports import Repository, StationQuery, TransactionQuery
 from evcharge_core.testing import RepositoryConformance, make_stateful_test, strategies
@@ -240,6 +241,50 @@ def test_version_1_sessions_are_found_by_search_after_migrating(
     assert asyncio.run(found("TAGÄ")) == ["T1"]
     assert asyncio.run(found("tagä")) == []  # A-Z folded only, as the reference model does
     assert asyncio.run(found("t")) == ["T1", "t2"]
+
+
+def test_a_version_3_database_migrates_and_keeps_its_profile_assignments(db: str) -> None:
+    """Version 4 adds charging profiles; a charger that named a profile id at version 3
+    keeps naming it, and the profile can then be stored and is protected from deletion."""
+    charger = Charger(id="ch-1", evse_id=1, code="CH-1", name="A", charging_profile_id="day")
+    station = Station(id="ST1", name="ST1", code="C1", chargers=[charger])
+    profile = ChargingProfile(
+        "day", "Day", RateUnit.WATTS, Recurrence.DAILY, [ProfilePeriod(7 * 3600, 10_000)]
+    )
+
+    async def at_version_4() -> None:
+        repository = await PostgresRepository.open(db)
+        async with repository.transaction() as tx:
+            await tx.stations.save(station)
+        await repository.close()
+
+    asyncio.run(at_version_4())
+    with psycopg.connect(db, autocommit=True) as conn:  # back to version 3's schema
+        for statement in (
+            "DROP INDEX chargers_by_profile",
+            "DROP TABLE charging_profiles",
+            "ALTER TABLE connectors DROP COLUMN phase",
+            "ALTER TABLE areas DROP COLUMN phase_voltage",
+            "DELETE FROM schema_migrations WHERE version = 4",
+        ):
+            conn.execute(statement)
+    assert _query(db, "SELECT to_regclass('charging_profiles')") == [(None,)]
+
+    async def run() -> None:
+        repository = await PostgresRepository.open(db)
+        async with repository.transaction() as tx:
+            assert await tx.stations.get("ST1") == station
+            assert await tx.charging_profiles.list() == []
+            await tx.charging_profiles.save(profile)
+        async with repository.transaction() as tx:
+            assert await tx.charging_profiles.get("day") == profile
+            with pytest.raises(Conflict, match="ch-1"):
+                await tx.charging_profiles.delete("day")
+        await repository.close()
+
+    asyncio.run(run())
+    assert _query(db, "SELECT max(version) FROM schema_migrations") == [(SCHEMA_VERSION,)]
+    assert SCHEMA_VERSION == 4
 
 
 def test_a_newer_schema_is_refused_untouched(db: str) -> None:

@@ -15,7 +15,7 @@ import textwrap
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import attrs
 import pytest
@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from evcharge_core.adapters import sqlite as sqlite_adapter
 from evcharge_core.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteRepository
 from evcharge_core.domain.model import Charger, Connector, ConnectorSpec, Station, StatusRecord
+from evcharge_core.domain.profiles import ChargingProfile, ProfilePeriod, RateUnit, Recurrence
 from evcharge_core.domain.transactions import IdToken, MeterSample, TransactionState
 from evcharge_core.domain.transactions import Transaction as ChargingTransaction
 from evcharge_core.domain.values import (
@@ -33,6 +34,7 @@ from evcharge_core.domain.values import (
     ConnectorStandard,
     ConnectorStatus,
     OperationalStatus,
+    PhaseWiring,
     PowerType,
 )
 from evcharge_core.errors import Conflict, StorageError
@@ -193,6 +195,7 @@ def test_new_file_gets_the_schema_in_wal_mode(db_path: Path) -> None:
         "counters",
         "transaction_events",
         "device_variables",
+        "charging_profiles",
     }
 
 
@@ -226,14 +229,45 @@ def _tables(path: Path) -> set[str]:
         db.close()
 
 
-def test_a_version_1_database_migrates_keeping_its_stations(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+_UNDO: Final = {
+    # What each migration step added, undone: a database written by the current code,
+    # taken back to the schema (and the rows) an older version wrote. Step 4 also added
+    # columns to existing tables, so an older version's code cannot be run on the current
+    # row functions any more.
+    4: (
+        "DROP INDEX chargers_by_profile",
+        "DROP TABLE charging_profiles",
+        "ALTER TABLE connectors DROP COLUMN phase",
+        "ALTER TABLE areas DROP COLUMN phase_voltage",
+    ),
+    3: ("DROP TABLE transaction_events", "DROP TABLE device_variables"),
+    2: (
+        "DROP TABLE transactions",
+        "DROP TABLE id_tokens",
+        "DROP TABLE meter_values",
+        "DROP TABLE notifications",
+        "DROP TABLE counters",
+    ),
+}
+
+
+def _downgrade(path: Path, version: int) -> None:
+    """Take a database of the current schema back to ``version``."""
+    db = sqlite3.connect(path)
+    try:
+        for step in range(SCHEMA_VERSION, version, -1):
+            for statement in _UNDO[step]:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {version:d}")
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_a_version_1_database_migrates_keeping_its_stations(db_path: Path) -> None:
     stations = [_station("ST1", "C1"), _station("ST2", "C2")]
-    with monkeypatch.context() as patched:  # the code as it was at version 1
-        patched.setattr(sqlite_adapter, "MIGRATIONS", sqlite_adapter.MIGRATIONS[:1])
-        patched.setattr(sqlite_adapter, "SCHEMA_VERSION", 1)
-        _save_and_close(db_path, *stations)
+    _save_and_close(db_path, *stations)
+    _downgrade(db_path, 1)
     assert _pragma(db_path, "user_version") == 1
     assert "transactions" not in _tables(db_path)
 
@@ -250,15 +284,13 @@ def test_a_version_1_database_migrates_keeping_its_stations(
         await repository.close()
 
     asyncio.run(run())
-    assert _pragma(db_path, "user_version") == SCHEMA_VERSION == 3
+    assert _pragma(db_path, "user_version") == SCHEMA_VERSION == 4
     assert {"transactions", "id_tokens", "meter_values", "notifications"} <= _tables(db_path)
     assert {"transaction_events", "device_variables"} <= _tables(db_path)
     assert _read_all(db_path) == stations
 
 
-def test_a_version_2_database_migrates_keeping_its_sessions(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_version_2_database_migrates_keeping_its_sessions(db_path: Path) -> None:
     async def at_version_2() -> None:
         repository = await SQLiteRepository.open(db_path)
         async with repository.transaction() as tx:
@@ -266,10 +298,8 @@ def test_a_version_2_database_migrates_keeping_its_sessions(
             await tx.transactions.save(_session("ST1", "1"))
         await repository.close()
 
-    with monkeypatch.context() as patched:  # the code as it was at version 2
-        patched.setattr(sqlite_adapter, "MIGRATIONS", sqlite_adapter.MIGRATIONS[:2])
-        patched.setattr(sqlite_adapter, "SCHEMA_VERSION", 2)
-        asyncio.run(at_version_2())
+    asyncio.run(at_version_2())
+    _downgrade(db_path, 2)
     assert _pragma(db_path, "user_version") == 2
     assert "device_variables" not in _tables(db_path)
 
@@ -282,8 +312,52 @@ def test_a_version_2_database_migrates_keeping_its_sessions(
         await repository.close()
 
     asyncio.run(run())
-    assert _pragma(db_path, "user_version") == 3
+    assert _pragma(db_path, "user_version") == SCHEMA_VERSION
     assert {"transaction_events", "device_variables"} <= _tables(db_path)
+
+
+def test_a_version_3_database_migrates_and_keeps_its_profile_assignments(db_path: Path) -> None:
+    """Version 4 adds charging profiles; a charger that named a profile id at version 3
+    keeps naming it, and that profile can then be stored and is protected from deletion."""
+    station = _station("ST1", "C1")
+    wired = Connector(
+        id="k-1", ocpp_id=1, code="K1", name="K1", standard=ConnectorStandard.IEC_62196_T2,
+        format=ConnectorFormat.SOCKET, power_type=PowerType.AC_1_PHASE, voltage=230,
+        amperage=32, phase=PhaseWiring.L3,
+    )  # fmt: skip
+    charger = Charger(
+        id="ch-1", evse_id=1, code="CH-1", name="A", charging_profile_id="day",
+        connectors=[wired],
+    )  # fmt: skip
+    assigned = attrs.evolve(station, chargers=[charger])
+    _save_and_close(db_path, assigned)
+    _downgrade(db_path, 3)
+    # at version 3 there was no phase wiring: the connector comes back wired to L1
+    assigned = attrs.evolve(
+        assigned,
+        chargers=[attrs.evolve(charger, connectors=[attrs.evolve(wired, phase=PhaseWiring.L1)])],
+    )
+    assert _pragma(db_path, "user_version") == 3
+    assert "charging_profiles" not in _tables(db_path)
+    profile = ChargingProfile(
+        "day", "Day", RateUnit.WATTS, Recurrence.DAILY, [ProfilePeriod(7 * 3600, 10_000)]
+    )
+
+    async def run() -> None:
+        repository = await SQLiteRepository.open(db_path)
+        async with repository.transaction() as tx:
+            assert await tx.stations.get("ST1") == assigned
+            assert await tx.charging_profiles.list() == []
+            await tx.charging_profiles.save(profile)
+        async with repository.transaction() as tx:
+            assert await tx.charging_profiles.get("day") == profile
+            with pytest.raises(Conflict, match="ch-1"):
+                await tx.charging_profiles.delete("day")
+        await repository.close()
+
+    asyncio.run(run())
+    assert _pragma(db_path, "user_version") == SCHEMA_VERSION == 4
+    assert "charging_profiles" in _tables(db_path)
 
 
 def test_a_failing_migration_changes_nothing(

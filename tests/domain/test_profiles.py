@@ -85,6 +85,33 @@ def test_parse_reads_the_documented_shape() -> None:
     )
 
 
+def test_parse_reads_whole_floats_as_json_numbers_arrive() -> None:
+    """A JSON decoder may give 3.0 for 3: a whole float is read as the integer (it once
+    tripped an assertion instead: found by the admin API's fuzz test)."""
+    profile = parse_profile(
+        {
+            "name": "p",
+            "unit": "W",
+            "recurrence": "daily",
+            "periods": [{"start": 0, "limit": 7000.0, "number_phases": 3.0}],
+        },
+        profile_id="p",
+    )
+    assert profile.periods == (ProfilePeriod(0, 7000, 3),)
+    assert isinstance(profile.periods[0].number_phases, int)
+    with pytest.raises(InvalidInput) as caught:
+        parse_profile(
+            {
+                "name": "p",
+                "unit": "W",
+                "recurrence": "daily",
+                "periods": [{"start": 0, "limit": 1, "number_phases": 2.5}],
+            },
+            profile_id="p",
+        )
+    assert [i.field for i in caught.value.issues] == ["periods[0].number_phases"]
+
+
 def test_parse_reports_every_problem_with_its_field() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_profile(

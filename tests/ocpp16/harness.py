@@ -239,6 +239,8 @@ async def running(*stations: Station, heartbeat_interval_s: int = 300) -> AsyncI
             yield Env(core, repository)
         finally:
             await core.commands.aclose()
+            await core.profiles.aclose()
+            await core.balancer.aclose()
 
 
 async def until(condition: Callable[[], bool], what: str = "condition") -> None:

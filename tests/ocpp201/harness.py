@@ -377,3 +377,5 @@ async def running(*stations: Station, heartbeat_interval_s: int = 300) -> AsyncI
             yield Env(core, repository)
         finally:
             await core.commands.aclose()
+            await core.profiles.aclose()
+            await core.balancer.aclose()

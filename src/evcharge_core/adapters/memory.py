@@ -40,7 +40,9 @@ connectors (a charger and a connector may share an id: they are different namesp
 * The page is cut after filtering and sorting; ``total`` counts every station that passed
   the filters. A page past the end is empty.
 
-Areas list by name then id (code point order).
+Areas and charging profiles list by name then id (code point order). Deleting a charging
+profile that a charger of a stored station still names raises
+:class:`~evcharge_core.errors.Conflict` with :func:`profile_in_use` 's message.
 
 **OCPP 2.0.1 stores.** Transaction events are kept once per ``(station_id, transaction_id,
 seq_no)`` and listed by ``seq_no``; device model variables replace those with an equal key
@@ -61,6 +63,7 @@ import attrs
 from ..domain.activation import ThrottleState
 from ..domain.device_model import DeviceVariable, format_key
 from ..domain.model import Area, Station
+from ..domain.profiles import ChargingProfile
 from ..domain.status import USABILITY_ORDER, station_operational_status, station_status
 from ..domain.transactions import IdToken, MeterSample, Transaction
 from ..errors import Conflict, StorageError
@@ -86,6 +89,7 @@ __all__ = [
     "find_conflict",
     "matches",
     "page_of",
+    "profile_in_use",
     "search_fold",
     "sort_stations",
     "station_keys",
@@ -243,12 +247,19 @@ def page_of(stations: Iterable[Station], query: StationQuery) -> Page[Station]:
 class _State:
     stations: dict[str, Station] = attrs.Factory(dict)
     areas: dict[str, Area] = attrs.Factory(dict)
+    profiles: dict[str, ChargingProfile] = attrs.Factory(dict)
     attempts: dict[str, ThrottleState] = attrs.Factory(dict)
     owners: dict[tuple[str, str], str] = attrs.Factory(dict)
     """Every key of :func:`station_keys` of every stored station, to its station's id."""
 
     def copy(self) -> _State:
-        return _State(dict(self.stations), dict(self.areas), dict(self.attempts), dict(self.owners))
+        return _State(
+            dict(self.stations),
+            dict(self.areas),
+            dict(self.profiles),
+            dict(self.attempts),
+            dict(self.owners),
+        )
 
 
 def _no_allocator() -> int:
@@ -282,6 +293,7 @@ class _MemoryTransaction:
         self._open = True
         self._stations = _MemoryStationStore(self)
         self._areas = _MemoryAreaStore(self)
+        self._profiles = _MemoryChargingProfileStore(self)
         self._attempts = _MemoryActivationAttemptStore(self)
         self._transactions = _MemoryTransactionStore(self)
         self._id_tokens = _MemoryIdTokenStore(self)
@@ -339,6 +351,10 @@ class _MemoryTransaction:
     @property
     def activation_attempts(self) -> _MemoryActivationAttemptStore:
         return self._attempts
+
+    @property
+    def charging_profiles(self) -> _MemoryChargingProfileStore:
+        return self._profiles
 
     def read(self) -> _State:
         if not self._open:
@@ -438,6 +454,39 @@ class _MemoryAreaStore:
 
     async def list(self) -> builtins.list[Area]:
         return sorted(self._tx.read().areas.values(), key=lambda a: (a.name, a.id))
+
+
+def profile_in_use(profile_id: str, station_id: str, charger_id: str) -> str:
+    """The :class:`~evcharge_core.errors.Conflict` message of deleting an assigned profile."""
+    return (
+        f"charging profile {profile_id!r} is assigned to charger {charger_id!r}"
+        f" of station {station_id!r}; assign another profile or none first"
+    )
+
+
+class _MemoryChargingProfileStore:
+    def __init__(self, tx: _MemoryTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, profile_id: str) -> ChargingProfile | None:
+        return self._tx.read().profiles.get(profile_id)
+
+    async def save(self, profile: ChargingProfile) -> None:
+        self._tx.write().profiles[profile.id] = profile
+
+    async def delete(self, profile_id: str) -> bool:
+        state = self._tx.read()
+        if profile_id not in state.profiles:
+            return False
+        for station_id in sorted(state.stations):
+            for charger in state.stations[station_id].chargers:
+                if charger.charging_profile_id == profile_id:
+                    raise Conflict(profile_in_use(profile_id, station_id, charger.id))
+        del self._tx.write().profiles[profile_id]
+        return True
+
+    async def list(self) -> builtins.list[ChargingProfile]:
+        return sorted(self._tx.read().profiles.values(), key=lambda p: (p.name, p.id))
 
 
 class _MemoryActivationAttemptStore:

@@ -111,6 +111,7 @@ from ..domain.model import (
     Station,
     StatusRecord,
 )
+from ..domain.profiles import ChargingProfile, ProfilePeriod, RateUnit, Recurrence
 from ..domain.status import USABILITY_ORDER, station_operational_status, station_status
 from ..domain.transactions import AuthorizationStatus, IdToken, MeterSample, TransactionState
 from ..domain.transactions import Transaction as ChargingTransaction
@@ -119,6 +120,7 @@ from ..domain.values import (
     ConnectorFormat,
     ConnectorStandard,
     CurrentType,
+    PhaseWiring,
     PowerType,
     Protocol,
     RegistrationStatus,
@@ -141,6 +143,7 @@ from .memory import (
     STATION_CODE,
     dedupe,
     find_conflict,
+    profile_in_use,
     search_fold,
     station_keys,
 )
@@ -562,7 +565,31 @@ _V3: Final = Migration(
     ),
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3)
+_V4: Final = Migration(
+    "charging profiles; connectors' phase wiring, areas' phase voltage",
+    (
+        # Whole profiles: the periods as a JSON list of {"start_s", "limit",
+        # "number_phases"} objects, sorted by start. chargers.charging_profile_id is not a
+        # foreign key (version 1 stored any text there); the store refuses to delete an
+        # assigned profile instead.
+        """
+        CREATE TABLE charging_profiles (
+            id text COLLATE "C" PRIMARY KEY,
+            name text NOT NULL,
+            unit text NOT NULL,                   -- "A" or "W"
+            recurrence text NOT NULL,             -- "Daily" or "Weekly"
+            periods text NOT NULL                 -- JSON list
+        )
+        """,
+        "CREATE INDEX chargers_by_profile ON chargers (charging_profile_id)",
+        # Load balancing: the supply phase a single-phase connector is wired to, and an
+        # area's phase voltage (rows stored before get the defaults, L1 and 230 V).
+        "ALTER TABLE connectors ADD COLUMN phase text NOT NULL DEFAULT 'L1'",
+        "ALTER TABLE areas ADD COLUMN phase_voltage integer NOT NULL DEFAULT 230",
+    ),
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4)
 """Step ``n`` takes the schema from version ``n`` to ``n + 1``. Append; never edit a step
 that was released. A step's statements run in one transaction, which also records it."""
 
@@ -572,7 +599,7 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 _TABLES: Final = (
     "areas", "stations", "connector_specs", "chargers", "connectors", "activation_attempts",
     "transactions", "id_tokens", "meter_values", "notifications", "transaction_events",
-    "device_variables",
+    "device_variables", "charging_profiles",
 )  # fmt: skip
 """Every table of the schema but ``schema_migrations`` (tests empty them)."""
 
@@ -658,7 +685,7 @@ _CHARGER_COLUMN_NAMES: Final = (
 _CONNECTOR_COLUMN_NAMES: Final = (
     "id", "charger_id", "station_id", "position", "ocpp_id", "code", "name", "standard",
     "format", "power_type", "voltage", "amperage", "wattage_limit", "power_factor",
-    "custom_fields", "status", "closed",
+    "custom_fields", "status", "closed", "phase",
 )  # fmt: skip
 _CONNECTOR_CHARGER_AT: Final = _CONNECTOR_COLUMN_NAMES.index("charger_id")
 _STATION_CODE_AT: Final = _STATION_COLUMN_NAMES.index("code")
@@ -782,7 +809,7 @@ def _connector_rows(s: Station) -> Iterable[_Row]:
             yield (_put(k.id), charger_id, s.id, position, k.ocpp_id, k.code, _put(k.name),
                    str(k.standard), str(k.format), str(k.power_type), k.voltage, k.amperage,
                    k.wattage_limit, float(k.power_factor), _dump_fields(k.custom_fields),
-                   _dump_optional(k.status), k.closed)  # fmt: skip
+                   _dump_optional(k.status), k.closed, k.phase.value)  # fmt: skip
 
 
 def _station_from_row(
@@ -845,6 +872,7 @@ def _connector_from_row(row: _Row) -> Connector:
         custom_fields=_load_fields(row[14]),
         status=_load_optional(row[15], StatusRecord),
         closed=row[16],
+        phase=PhaseWiring(row[17]),
     )
 
 
@@ -867,7 +895,7 @@ def _charger_from_row(row: _Row, connectors: builtins.list[Connector]) -> Charge
 
 _AREA_COLUMNS: Final = (
     "id, name, latitude, longitude, address, output_limit_a, output_limit_w, private_group,"
-    " time_zone"
+    " time_zone, phase_voltage"
 )
 
 
@@ -882,6 +910,7 @@ def _area_row(area: Area) -> _Row:
         area.output_limit_w,
         json.dumps(sorted(area.private_group), ensure_ascii=False),
         _put(area.time_zone),
+        area.phase_voltage,
     )
 
 
@@ -896,6 +925,7 @@ def _area_from_row(row: _Row) -> Area:
         output_limit_w=row[6],
         private_group=frozenset(json.loads(row[7])),
         time_zone=_get(row[8]),
+        phase_voltage=row[9],
     )
 
 
@@ -1147,6 +1177,7 @@ class _PgTransaction:
         unit that runs none costs no round trip)."""
         self._stations = _PgStationStore(self)
         self._areas = _PgAreaStore(self)
+        self._profiles = _PgChargingProfileStore(self)
         self._attempts = _PgActivationAttemptStore(self)
         self._transactions = _PgTransactionStore(self)
         self._id_tokens = _PgIdTokenStore(self)
@@ -1166,6 +1197,10 @@ class _PgTransaction:
     @property
     def activation_attempts(self) -> _PgActivationAttemptStore:
         return self._attempts
+
+    @property
+    def charging_profiles(self) -> _PgChargingProfileStore:
+        return self._profiles
 
     @property
     def transactions(self) -> _PgTransactionStore:
@@ -1625,12 +1660,13 @@ class _PgAreaStore:
             [
                 _Op(
                     f"INSERT INTO areas ({_AREA_COLUMNS}) VALUES"  # noqa: S608
-                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
                     " name = excluded.name, latitude = excluded.latitude,"
                     " longitude = excluded.longitude, address = excluded.address,"
                     " output_limit_a = excluded.output_limit_a,"
                     " output_limit_w = excluded.output_limit_w,"
-                    " private_group = excluded.private_group, time_zone = excluded.time_zone",
+                    " private_group = excluded.private_group, time_zone = excluded.time_zone,"
+                    " phase_voltage = excluded.phase_voltage",
                     _area_row(area),
                 )
             ],
@@ -1646,6 +1682,91 @@ class _PgAreaStore:
         """By name then id, compared in Python (names are any text)."""
         rows = await self._tx.rows("read areas", f"SELECT {_AREA_COLUMNS} FROM areas")  # noqa: S608
         return sorted((_area_from_row(row) for row in rows), key=lambda a: (a.name, a.id))
+
+
+_PROFILE_COLUMNS: Final = "id, name, unit, recurrence, periods"
+
+
+def _profile_row(profile: ChargingProfile) -> tuple[str, str, str, str, str]:
+    periods = [
+        {"start_s": p.start_s, "limit": p.limit, "number_phases": p.number_phases}
+        for p in profile.periods
+    ]
+    return (
+        _put(profile.id),
+        _put(profile.name),
+        profile.unit.value,
+        profile.recurrence.value,
+        json.dumps(periods, separators=(",", ":")),
+    )
+
+
+def _profile_from_row(row: _Row) -> ChargingProfile:
+    return ChargingProfile(
+        _get(row[0]),
+        _get(row[1]),
+        RateUnit(row[2]),
+        Recurrence(row[3]),
+        [ProfilePeriod(p["start_s"], p["limit"], p["number_phases"]) for p in json.loads(row[4])],
+    )
+
+
+class _PgChargingProfileStore:
+    def __init__(self, tx: _PgTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, profile_id: str) -> ChargingProfile | None:
+        rows = await self._tx.rows(
+            "read charging profiles",
+            f"SELECT {_PROFILE_COLUMNS} FROM charging_profiles WHERE id = %s",  # noqa: S608
+            (_put(profile_id),),
+        )
+        return _profile_from_row(rows[0]) if rows else None
+
+    async def save(self, profile: ChargingProfile) -> None:
+        await self._tx.run(
+            "save a charging profile",
+            [
+                _Op(
+                    f"INSERT INTO charging_profiles ({_PROFILE_COLUMNS})"  # noqa: S608
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                    " name = excluded.name, unit = excluded.unit,"
+                    " recurrence = excluded.recurrence, periods = excluded.periods",
+                    _profile_row(profile),
+                )
+            ],
+        )
+
+    async def delete(self, profile_id: str) -> bool:
+        stored = _put(profile_id)
+        exists, users = await self._tx.run(
+            "delete a charging profile",
+            [
+                _Op("SELECT 1 FROM charging_profiles WHERE id = %s", (stored,), rows=True),
+                _Op(
+                    "SELECT station_id, id FROM chargers WHERE charging_profile_id = %s"
+                    " ORDER BY station_id, position LIMIT 1",
+                    (stored,),
+                    rows=True,
+                ),
+            ],
+        )
+        if not exists:
+            return False
+        if users:
+            raise Conflict(profile_in_use(profile_id, _get(users[0][0]), _get(users[0][1])))
+        await self._tx.count(
+            "delete a charging profile", "DELETE FROM charging_profiles WHERE id = %s", (stored,)
+        )
+        return True
+
+    async def list(self) -> builtins.list[ChargingProfile]:
+        """By name then id, compared in Python (names are any text)."""
+        rows = await self._tx.rows(
+            "read charging profiles",
+            f"SELECT {_PROFILE_COLUMNS} FROM charging_profiles",  # noqa: S608
+        )
+        return sorted((_profile_from_row(row) for row in rows), key=lambda p: (p.name, p.id))
 
 
 class _PgActivationAttemptStore:

@@ -101,6 +101,7 @@ from ..domain.model import (
     Station,
     StatusRecord,
 )
+from ..domain.profiles import ChargingProfile, ProfilePeriod, RateUnit, Recurrence
 from ..domain.status import USABILITY_ORDER, station_operational_status, station_status
 from ..domain.transactions import AuthorizationStatus, IdToken, MeterSample, TransactionState
 from ..domain.transactions import Transaction as ChargingTransaction
@@ -109,6 +110,7 @@ from ..domain.values import (
     ConnectorFormat,
     ConnectorStandard,
     CurrentType,
+    PhaseWiring,
     PowerType,
     Protocol,
     RegistrationStatus,
@@ -131,6 +133,7 @@ from .memory import (
     STATION_CODE,
     dedupe,
     find_conflict,
+    profile_in_use,
     search_fold,
     transaction_sort_key,
 )
@@ -427,10 +430,40 @@ def _migrate_to_v3(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+_SCHEMA_V4: Final = (
+    # Charging profiles, whole: the periods as a JSON list of {"start_s", "limit",
+    # "number_phases"} objects, sorted by start. Chargers name theirs by
+    # chargers.charging_profile_id, which is not a foreign key: version 1 stored any text
+    # there; deleting an assigned profile is refused by the store instead.
+    """
+    CREATE TABLE charging_profiles (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        unit TEXT NOT NULL,                   -- "A" or "W"
+        recurrence TEXT NOT NULL,             -- "Daily" or "Weekly"
+        periods TEXT NOT NULL                 -- JSON list
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX charging_profiles_by_name ON charging_profiles (name, id)",
+    "CREATE INDEX chargers_by_profile ON chargers (charging_profile_id)",
+    # Load balancing: the supply phase a single-phase connector is wired to, and an
+    # area's phase voltage (the rows stored before get the defaults, L1 and 230 V).
+    "ALTER TABLE connectors ADD COLUMN phase TEXT NOT NULL DEFAULT 'L1'",
+    "ALTER TABLE areas ADD COLUMN phase_voltage INTEGER NOT NULL DEFAULT 230",
+)
+
+
+def _migrate_to_v4(db: sqlite3.Connection) -> None:
+    """Version 4: charging profiles; connectors' phase wiring, areas' phase voltage."""
+    for statement in _SCHEMA_V4:
+        db.execute(statement)
+
+
 MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     _migrate_to_v1,
     _migrate_to_v2,
     _migrate_to_v3,
+    _migrate_to_v4,
 )
 """Step ``n`` takes the schema from version ``n`` to ``n + 1``. Append; never edit a step
 that was released. A step gets the connection inside the migration's transaction and must
@@ -542,10 +575,10 @@ _INSERT_CHARGER: Final = (
 )
 _CONNECTOR_COLUMNS: Final = (
     "id, charger_id, station_id, position, ocpp_id, code, name, standard, format, power_type, "
-    "voltage, amperage, wattage_limit, power_factor, custom_fields, status, closed"
+    "voltage, amperage, wattage_limit, power_factor, custom_fields, status, closed, phase"
 )
 _INSERT_CONNECTOR: Final = (
-    f"INSERT INTO connectors ({_CONNECTOR_COLUMNS}) VALUES ({', '.join(['?'] * 17)})"  # noqa: S608
+    f"INSERT INTO connectors ({_CONNECTOR_COLUMNS}) VALUES ({', '.join(['?'] * 18)})"  # noqa: S608
 )
 _SELECT_STATIONS: Final = (
     f"SELECT {_STATION_COLUMNS}, {_STATION_DERIVED} FROM stations WHERE id IN {_IDS}"  # noqa: S608
@@ -971,7 +1004,7 @@ def _connector_rows(s: Station, prev: _Stored | None = None) -> Iterator[tuple[o
             yield (k.id, c.id, s.id, position, k.ocpp_id, k.code, k.name, str(k.standard),
                    str(k.format), str(k.power_type), k.voltage, k.amperage, k.wattage_limit,
                    float(k.power_factor), _dump_fields(k.custom_fields),
-                   _dump_status(k.status), int(k.closed))  # fmt: skip
+                   _dump_status(k.status), int(k.closed), k.phase.value)  # fmt: skip
 
 
 def _station_from_row(
@@ -1032,6 +1065,7 @@ def _connector_from_row(row: sqlite3.Row) -> Connector:
         custom_fields=_load_fields(row["custom_fields"]),
         status=_load_optional(row["status"], StatusRecord),
         closed=bool(row["closed"]),
+        phase=PhaseWiring(row["phase"]),
     )
 
 
@@ -1063,6 +1097,7 @@ def _area_row(area: Area) -> tuple[object, ...]:
         area.output_limit_w,
         json.dumps(sorted(area.private_group), ensure_ascii=False),
         area.time_zone,
+        area.phase_voltage,
     )
 
 
@@ -1077,6 +1112,7 @@ def _area_from_row(row: sqlite3.Row) -> Area:
         output_limit_w=row["output_limit_w"],
         private_group=frozenset(json.loads(row["private_group"])),
         time_zone=row["time_zone"],
+        phase_voltage=row["phase_voltage"],
     )
 
 
@@ -1427,6 +1463,7 @@ class _SQLiteTransaction:
         """Whether this transaction handed out ids (the counter must outlive a rollback)."""
         self._stations = _SQLiteStationStore(self)
         self._areas = _SQLiteAreaStore(self)
+        self._profiles = _SQLiteChargingProfileStore(self)
         self._attempts = _SQLiteActivationAttemptStore(self)
         self._transactions = _SQLiteTransactionStore(self)
         self._id_tokens = _SQLiteIdTokenStore(self)
@@ -1470,6 +1507,10 @@ class _SQLiteTransaction:
     @property
     def activation_attempts(self) -> _SQLiteActivationAttemptStore:
         return self._attempts
+
+    @property
+    def charging_profiles(self) -> _SQLiteChargingProfileStore:
+        return self._profiles
 
     def conn(self) -> _Connection:
         if not self._open:
@@ -1737,12 +1778,14 @@ class _SQLiteAreaStore:
         with conn.errors("save an area"):
             conn.db.execute(
                 "INSERT INTO areas (id, name, latitude, longitude, address, output_limit_a,"
-                " output_limit_w, private_group, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " output_limit_w, private_group, time_zone, phase_voltage)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
                 " latitude = excluded.latitude, longitude = excluded.longitude,"
                 " address = excluded.address, output_limit_a = excluded.output_limit_a,"
                 " output_limit_w = excluded.output_limit_w,"
-                " private_group = excluded.private_group, time_zone = excluded.time_zone",
+                " private_group = excluded.private_group, time_zone = excluded.time_zone,"
+                " phase_voltage = excluded.phase_voltage",
                 _area_row(area),
             )
 
@@ -1757,6 +1800,81 @@ class _SQLiteAreaStore:
         with conn.errors("read areas"):
             rows = conn.db.execute("SELECT * FROM areas ORDER BY name, id").fetchall()
         return [_area_from_row(row) for row in rows]
+
+
+def _profile_row(profile: ChargingProfile) -> tuple[str, str, str, str, str]:
+    periods = [
+        {"start_s": p.start_s, "limit": p.limit, "number_phases": p.number_phases}
+        for p in profile.periods
+    ]
+    return (
+        profile.id,
+        profile.name,
+        profile.unit.value,
+        profile.recurrence.value,
+        json.dumps(periods, separators=(",", ":")),
+    )
+
+
+def _profile_from_row(row: sqlite3.Row) -> ChargingProfile:
+    return ChargingProfile(
+        row["id"],
+        row["name"],
+        RateUnit(row["unit"]),
+        Recurrence(row["recurrence"]),
+        [
+            ProfilePeriod(p["start_s"], p["limit"], p["number_phases"])
+            for p in json.loads(row["periods"])
+        ],
+    )
+
+
+class _SQLiteChargingProfileStore:
+    def __init__(self, tx: _SQLiteTransaction) -> None:
+        self._tx = tx
+
+    async def get(self, profile_id: str) -> ChargingProfile | None:
+        conn = self._tx.conn()
+        with conn.errors("read charging profiles"):
+            row = conn.db.execute(
+                "SELECT * FROM charging_profiles WHERE id = ?", (profile_id,)
+            ).fetchone()
+        return None if row is None else _profile_from_row(row)
+
+    async def save(self, profile: ChargingProfile) -> None:
+        conn = self._tx.conn()
+        with conn.errors("save a charging profile"):
+            conn.db.execute(
+                "INSERT INTO charging_profiles (id, name, unit, recurrence, periods)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                " unit = excluded.unit, recurrence = excluded.recurrence,"
+                " periods = excluded.periods",
+                _profile_row(profile),
+            )
+
+    async def delete(self, profile_id: str) -> bool:
+        conn = self._tx.conn()
+        with conn.errors("delete a charging profile"):
+            user = conn.db.execute(
+                "SELECT station_id, id FROM chargers WHERE charging_profile_id = ?"
+                " ORDER BY station_id, position LIMIT 1",
+                (profile_id,),
+            ).fetchone()
+            exists = conn.db.execute(
+                "SELECT 1 FROM charging_profiles WHERE id = ?", (profile_id,)
+            ).fetchone()
+            if exists is None:
+                return False
+            if user is not None:
+                raise Conflict(profile_in_use(profile_id, user[0], user[1]))
+            conn.db.execute("DELETE FROM charging_profiles WHERE id = ?", (profile_id,))
+        return True
+
+    async def list(self) -> builtins.list[ChargingProfile]:
+        conn = self._tx.conn()
+        with conn.errors("read charging profiles"):
+            rows = conn.db.execute("SELECT * FROM charging_profiles ORDER BY name, id").fetchall()
+        return [_profile_from_row(row) for row in rows]
 
 
 class _SQLiteActivationAttemptStore:

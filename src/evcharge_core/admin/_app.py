@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ..balancing import Balancer, ProfileSender
 from ..charging import ChargingService
 from ..commands import CommandService
 from ..errors import EvchargeError
@@ -121,6 +122,8 @@ def create_app(
     commands: CommandService | None = None,
     charging: ChargingService | None = None,
     console: bool = True,
+    balancer: Balancer | None = None,
+    profiles: ProfileSender | None = None,
 ) -> Starlette:
     """The admin HTTP API as an ASGI application.
 
@@ -132,8 +135,12 @@ def create_app(
     ``(*DEFAULT_ROUTES, *more)``). ``commands`` sends live commands to connected stations
     (without it they answer 409 "not connected"); ``charging`` serves id tokens and
     transactions (default: a :class:`~evcharge_core.charging.ChargingService` over the
-    service's repository). ``console`` (default ``True``) also serves the web console at
-    ``/`` and its files under ``/console/``, without the token (see
+    service's repository). ``balancer`` is the running
+    :class:`~evcharge_core.balancing.Balancer` whose allocations the allocations route and
+    the metrics show (without one, allocations are computed from the stored state);
+    ``profiles`` the :class:`~evcharge_core.balancing.ProfileSender` whose outcomes the
+    charger profile route shows. ``console`` (default ``True``) also serves the web console
+    at ``/`` and its files under ``/console/``, without the token (see
     :mod:`evcharge_core.admin._console`). The app's state holds ``admin`` (the
     :class:`AdminContext`) and ``metrics`` (the registry), for code that adds metrics.
     """
@@ -153,7 +160,7 @@ def create_app(
         def connected() -> int:
             return len(live.connected_station_ids())
 
-    admin_metrics = AdminMetrics(metrics, connected=connected)
+    admin_metrics = AdminMetrics(metrics, connected=connected, balancer=balancer)
     ctx = AdminContext(
         service,
         gateway=gateway,
@@ -162,6 +169,8 @@ def create_app(
         max_body_size=max_body_size,
         commands=commands,
         charging=charging if charging is not None else ChargingService(service.repository),
+        balancer=balancer,
+        profiles=profiles,
     )
     digest = token_digest(token)
     # Fixed paths before parameterised ones, so that /api/stations/import is never taken

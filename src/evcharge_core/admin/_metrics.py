@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..balancing import Balancer
 from ..domain.values import ActivationState
 from ..errors import StorageError
 from ..ports import StationQuery
@@ -44,8 +45,40 @@ class AdminMetrics:
         registry: CollectorRegistry | None = None,
         *,
         connected: Callable[[], int] | None = None,
+        balancer: Balancer | None = None,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self.balancer = balancer
+        self.area_current = Gauge(
+            "evcharge_area_phase_current_amperes",
+            "Each balanced area's allocated current per phase (A).",
+            ["area", "phase"],
+            registry=self.registry,
+        )
+        self.area_power = Gauge(
+            "evcharge_area_power_watts",
+            "Each balanced area's allocated power (W).",
+            ["area"],
+            registry=self.registry,
+        )
+        self.area_limit_current = Gauge(
+            "evcharge_area_limit_amperes",
+            "Each balanced area's output limit per phase (A), where it has one.",
+            ["area"],
+            registry=self.registry,
+        )
+        self.area_limit_power = Gauge(
+            "evcharge_area_limit_watts",
+            "Each balanced area's output limit (W), where it has one.",
+            ["area"],
+            registry=self.registry,
+        )
+        self.area_paused = Gauge(
+            "evcharge_area_paused_connectors",
+            "Connectors of each balanced area paused at 0 for lack of capacity.",
+            ["area"],
+            registry=self.registry,
+        )
         self.connected_stations = Gauge(
             "evcharge_connected_stations",
             "Stations with an open websocket connection.",
@@ -91,6 +124,30 @@ class AdminMetrics:
                 self.connected_stations.set(page.total)
         except StorageError:
             logger.warning("metrics: cannot count stations", exc_info=True)
+        if self.balancer is not None:
+            self._refresh_areas(self.balancer)
+
+    def _refresh_areas(self, balancer: Balancer) -> None:
+        for gauge in (
+            self.area_current,
+            self.area_power,
+            self.area_limit_current,
+            self.area_limit_power,
+            self.area_paused,
+        ):
+            gauge.clear()
+        for view in balancer.views():
+            area = view.area_id
+            phases = zip(("L1", "L2", "L3"), view.allocation.phase_current_a, strict=True)
+            for phase, amperes in phases:
+                self.area_current.labels(area=area, phase=phase).set(amperes)
+            self.area_power.labels(area=area).set(view.allocation.power_w)
+            if view.limit.current_a is not None:
+                self.area_limit_current.labels(area=area).set(view.limit.current_a)
+            if view.limit.power_w is not None:
+                self.area_limit_power.labels(area=area).set(view.limit.power_w)
+            paused = sum(1 for state in view.allocation.states if state.value == "paused")
+            self.area_paused.labels(area=area).set(paused)
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -41,6 +41,7 @@ from ._lists import (
 from ._live import COMMAND_ROUTES, ID_TOKEN_ROUTES
 from ._map import MAP_ROUTES
 from ._metrics import METRICS_CONTENT_TYPE
+from ._profiles import PROFILE_ROUTES
 from ._qr import QR_ROUTES
 from ._schemas import STRING, ref
 from ._table import AdminContext, ApiRoute, Body, Reply
@@ -593,6 +594,7 @@ DEFAULT_ROUTES: Final[tuple[ApiRoute, ...]] = (
     *CONNECTOR_ROUTES,
     *QR_ROUTES,
     *AREA_ROUTES,
+    *PROFILE_ROUTES,
     *MAP_ROUTES,
     *COMMAND_ROUTES,
     *ID_TOKEN_ROUTES,

@@ -16,6 +16,7 @@ from typing import Any, Final
 import attrs
 
 from ..domain.model import ReportedInfo
+from ..domain.profiles import MAX_LIMIT, MAX_PERIODS
 from ..domain.values import (
     ActivationState,
     ConnectorFormat,
@@ -23,6 +24,7 @@ from ..domain.values import (
     ConnectorStatus,
     CurrentType,
     OperationalStatus,
+    PhaseWiring,
     PowerType,
     Protocol,
     RegistrationStatus,
@@ -161,6 +163,7 @@ _CONNECTOR = _object(
         "operational_status": _OPERATIONAL,
         "closed": BOOLEAN,
         "custom_fields": CUSTOM_FIELDS,
+        "phase": _enum(PhaseWiring, "The supply phase a single-phase AC connector is wired to."),
     },
     description="A connector (OCPP connector ID ``ocpp_id``).",
 )
@@ -259,6 +262,7 @@ _AREA = _object(
         "output_limit_w": nullable(INTEGER),
         "private_group": {"type": "array", "items": STRING, "description": "Driver IDs."},
         "time_zone": {**STRING, "description": "IANA time zone name."},
+        "phase_voltage": {**INTEGER, "description": "Supply phase voltage, V (load balancing)."},
     },
     description="An area: a site with a location, shared limits and a private group.",
 )
@@ -323,6 +327,7 @@ _CONNECTOR_INPUT: Final[dict[str, Schema]] = {
     "power_factor": {**NUMBER, "minimum": 0, "maximum": 1},
     "custom_fields": CUSTOM_FIELDS,
     "closed": BOOLEAN,
+    "phase": _enum(PhaseWiring),
 }
 
 _AREA_INPUT: Final[dict[str, Schema]] = {
@@ -335,6 +340,7 @@ _AREA_INPUT: Final[dict[str, Schema]] = {
     "output_limit_w": nullable({"type": "integer", "minimum": 1}),
     "private_group": {"type": "array", "items": TEXT},
     "time_zone": STRING,
+    "phase_voltage": {"type": "integer", "minimum": 110, "maximum": 1000},
 }
 
 
@@ -564,8 +570,174 @@ COMMAND_SCHEMAS: Final[dict[str, Schema]] = {
 }
 """The schemas of the live command, id token and transaction routes."""
 
+# --- charging profiles and allocations ---------------------------------------------------------
+
+_START: Final[Schema] = {
+    "anyOf": [
+        {**STRING, "description": '"07:00" (daily) or "Mon 07:00" (weekly).'},
+        {**INTEGER, "minimum": 0, "description": "Seconds into the day or week."},
+    ]
+}
+_PERIOD_INPUT: Final[Schema] = {
+    "type": "object",
+    "properties": {
+        "start": _START,
+        "limit": {**INTEGER, "minimum": 0, "maximum": MAX_LIMIT["W"]},
+        "number_phases": {**INTEGER, "minimum": 1, "maximum": 3},
+    },
+    "required": ["start", "limit"],
+    "additionalProperties": False,
+}
+_PROFILE_INPUT: Final[dict[str, Schema]] = {
+    "name": {**TEXT, "maxLength": 100},
+    "unit": {"type": "string", "enum": ["A", "W"], "description": "Amperes per phase, or W."},
+    "recurrence": {"type": "string", "enum": ["daily", "weekly"]},
+    "periods": {
+        "type": "array",
+        "items": _PERIOD_INPUT,
+        "minItems": 1,
+        "maxItems": MAX_PERIODS,
+    },
+}
+
+PROFILE_SCHEMAS: Final[dict[str, Schema]] = {
+    "ChargingProfile": {
+        "type": "object",
+        "properties": {
+            "id": STRING,
+            **_PROFILE_INPUT,
+            "periods": {
+                "type": "array",
+                "items": {
+                    **_PERIOD_INPUT,
+                    "properties": {**_PERIOD_INPUT["properties"], "start": STRING},
+                },
+            },
+        },
+        "required": ["id", "name", "unit", "recurrence", "periods"],
+        "description": "A charging profile: a daily or weekly schedule of limits, in the "
+        "area's time zone, sorted by start.",
+    },
+    "ChargingProfileList": {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": ref("ChargingProfile")}},
+        "required": ["items"],
+    },
+    "ChargingProfileCreate": {
+        "type": "object",
+        "properties": {
+            "id": {**STRING, "minLength": 1, "description": "Optional: a code (A-Z 0-9 . _ -)."},
+            **_PROFILE_INPUT,
+        },
+        "required": ["name", "unit", "recurrence", "periods"],
+        "additionalProperties": False,
+    },
+    "ChargerChargingProfile": {
+        "type": "object",
+        "properties": {
+            "charger_id": STRING,
+            "station_id": STRING,
+            "charging_profile_id": nullable(STRING),
+            "profile": {"anyOf": [ref("ChargingProfile"), {"type": "null"}]},
+            "sent": {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "properties": {
+                            "profile_id": nullable(STRING),
+                            "at": TIMESTAMP,
+                            "accepted": BOOLEAN,
+                            "error": nullable(STRING),
+                            "resend_at": nullable(TIMESTAMP),
+                        },
+                        "required": ["profile_id", "at", "accepted", "error", "resend_at"],
+                    },
+                    {"type": "null"},
+                ],
+                "description": "The last attempt to put the profile on the station (null: "
+                "none since the server started).",
+            },
+        },
+        "required": ["charger_id", "station_id", "charging_profile_id", "profile", "sent"],
+    },
+    "Allocation": {
+        "type": "object",
+        "properties": {
+            "connector_id": STRING,
+            "station_id": STRING,
+            "charger_id": STRING,
+            "transaction_id": STRING,
+            "limit": {**INTEGER, "description": "Sent to the station, in unit."},
+            "unit": {"type": "string", "enum": ["A", "W"]},
+            "state": {"type": "string", "enum": ["charging", "paused", "held", "pinned"]},
+            "phases": INTEGER,
+            "current_a": INTEGER,
+            "power_w": INTEGER,
+            "in_force": nullable(INTEGER),
+            "pinned": BOOLEAN,
+        },
+        "required": [
+            "connector_id",
+            "station_id",
+            "charger_id",
+            "transaction_id",
+            "limit",
+            "unit",
+            "state",
+            "phases",
+            "current_a",
+            "power_w",
+            "in_force",
+            "pinned",
+        ],
+    },
+    "AreaAllocations": {
+        "type": "object",
+        "properties": {
+            "area_id": STRING,
+            "balanced": {**BOOLEAN, "description": "Whether the area has an output limit."},
+            "live": {**BOOLEAN, "description": "From the running balancer."},
+            "limit": nullable(
+                {
+                    "type": "object",
+                    "properties": {
+                        "current_a": nullable(INTEGER),
+                        "power_w": nullable(INTEGER),
+                    },
+                }
+            ),
+            "computed_at": nullable(TIMESTAMP),
+            "phase_current_a": {"type": "array", "items": INTEGER},
+            "power_w": INTEGER,
+            "paused": INTEGER,
+            "next_change": nullable(TIMESTAMP),
+            "allocations": {"type": "array", "items": ref("Allocation")},
+        },
+        "required": [
+            "area_id",
+            "balanced",
+            "live",
+            "limit",
+            "computed_at",
+            "phase_current_a",
+            "power_w",
+            "paused",
+            "next_change",
+            "allocations",
+        ],
+    },
+    "ChargingProfileUpdate": {
+        "type": "object",
+        "properties": _PROFILE_INPUT,
+        "additionalProperties": False,
+        "description": "The fields to change; ``periods`` replaces them all.",
+    },
+}
+"""The component schemas of the profile routes."""
+
 SCHEMAS: Final[dict[str, Schema]] = {
     **COMMAND_SCHEMAS,
+    **PROFILE_SCHEMAS,
     "Problem": _PROBLEM,
     "Issue": _ISSUE,
     "Station": _STATION,

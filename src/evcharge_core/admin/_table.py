@@ -25,6 +25,7 @@ from ._metrics import AdminMetrics
 from ._schemas import SCHEMAS, ref
 
 if TYPE_CHECKING:
+    from ..balancing import Balancer, ProfileSender
     from ..charging import ChargingService
     from ..commands import CommandService
 
@@ -70,8 +71,14 @@ class AdminContext:
         max_body_size: int,
         commands: CommandService | None = None,
         charging: ChargingService | None = None,
+        balancer: Balancer | None = None,
+        profiles: ProfileSender | None = None,
     ) -> None:
         self.service = service
+        self.balancer = balancer
+        """The running balancer (its live allocations); ``None``: computed from storage."""
+        self.profiles = profiles
+        """Sends charger profiles (their last outcome per charger); may be ``None``."""
         self.gateway = gateway
         self.commands = commands
         self.charging = charging

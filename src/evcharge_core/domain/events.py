@@ -11,12 +11,22 @@ from datetime import datetime
 
 import attrs
 
+from .allocation import AllocationState
+from .profiles import RateUnit
 from .values import ConnectorStatus, RegistrationStatus
 
 __all__ = [
     "ActivationFailed",
+    "AllocationChanged",
+    "AllocationRejected",
     "AreaChanged",
     "AreaDeleted",
+    "BootConfigured",
+    "ChargingProfileAssigned",
+    "ChargingProfileChanged",
+    "ChargingProfileDeleted",
+    "ChargingProfileRejected",
+    "ChargingProfileSent",
     "ConnectorStatusChanged",
     "Event",
     "MeterValuesReceived",
@@ -81,6 +91,86 @@ class AreaChanged:
 @attrs.frozen
 class AreaDeleted:
     area_id: str
+
+
+@attrs.frozen
+class ChargingProfileChanged:
+    """A charging profile was created or edited by an operator."""
+
+    profile_id: str
+    created: bool = False
+
+
+@attrs.frozen
+class ChargingProfileDeleted:
+    profile_id: str
+
+
+@attrs.frozen
+class ChargingProfileAssigned:
+    """A charger's profile changed (``profile_id`` ``None``: it has none any more)."""
+
+    station_id: str
+    charger_id: str
+    profile_id: str | None
+    previous: str | None = None
+
+
+@attrs.frozen
+class ChargingProfileSent:
+    """A charger's profile was sent to its station and accepted (``profile_id`` ``None``:
+    its former profile was cleared)."""
+
+    station_id: str
+    charger_id: str
+    profile_id: str | None
+
+
+@attrs.frozen
+class ChargingProfileRejected:
+    """A charger's profile did not reach its station: ``error`` says why (the station's
+    answer, a CallError, a timeout)."""
+
+    station_id: str
+    charger_id: str
+    profile_id: str | None
+    error: str
+
+
+@attrs.frozen
+class BootConfigured:
+    """A station's boot configuration was sent after it connected; ``cleared_profiles``
+    when it included ClearChargingProfile (every profile, TxProfiles included)."""
+
+    station_id: str
+    cleared_profiles: bool
+
+
+@attrs.frozen
+class AllocationChanged:
+    """The balancer put a new limit in force on a connector's transaction (the station
+    accepted it). ``previous`` ``None``: it had none from the balancer."""
+
+    area_id: str
+    station_id: str
+    connector_id: str
+    previous: int | None
+    limit: int
+    unit: RateUnit
+    state: AllocationState
+
+
+@attrs.frozen
+class AllocationRejected:
+    """A connector's station did not take a new limit (rejected, CallError, timeout, not
+    connected): the connector is pinned at its limit in force."""
+
+    area_id: str
+    station_id: str
+    connector_id: str
+    limit: int
+    unit: RateUnit
+    error: str
 
 
 @attrs.frozen
@@ -205,6 +295,14 @@ Event = (
     | ActivationFailed
     | AreaChanged
     | AreaDeleted
+    | ChargingProfileChanged
+    | ChargingProfileDeleted
+    | ChargingProfileAssigned
+    | ChargingProfileSent
+    | ChargingProfileRejected
+    | BootConfigured
+    | AllocationChanged
+    | AllocationRejected
     | ConnectorStatusChanged
     | StatusAnomaly
     | StaleStatusReport

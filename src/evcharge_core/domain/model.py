@@ -29,6 +29,7 @@ from .values import (
     ConnectorStandard,
     ConnectorStatus,
     CurrentType,
+    PhaseWiring,
     PowerType,
     Protocol,
     RegistrationStatus,
@@ -205,6 +206,8 @@ class Connector:
     """The last status the station reported for this connector (kept while offline)."""
     closed: bool = False
     """Decommissioned by the operator: ``Closed`` whatever the station reports."""
+    phase: PhaseWiring = PhaseWiring.L1
+    """The supply phase a single-phase AC connector is wired to (ignored for others)."""
 
     @power_factor.validator
     def _check_power_factor(self, _attr: attrs.Attribute[float], value: float) -> None:
@@ -321,6 +324,11 @@ class Area:
     output_limit_w: int | None = None
     private_group: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     time_zone: str = "UTC"
+    phase_voltage: int = attrs.field(
+        default=230, validator=_int_range(MIN_VOLTAGE, MAX_VOLTAGE, "phase_voltage")
+    )
+    """Line-to-neutral voltage of the area's supply, V: converts between amperes and watts
+    when its output limit is shared (load balancing)."""
 
     @latitude.validator
     def _check_latitude(self, _attr: attrs.Attribute[float], value: float) -> None:

@@ -435,13 +435,18 @@ def _periods(
             except ValueError as error:
                 issues.append(Issue(str(error), field=f"{where}.start"))
         limit = _whole_number(item.get("limit"), f"{where}.limit", unit, issues)
-        phases = item.get("number_phases")
-        if phases is not None and (isinstance(phases, bool) or phases not in (1, 2, 3)):
-            issues.append(
-                Issue(f"must be 1, 2 or 3, not {phases!r}", field=f"{where}.number_phases")
-            )
-            phases = None
-            ok = False
+        raw_phases = item.get("number_phases")
+        phases: int | None = None
+        if raw_phases is not None:
+            # JSON numbers may arrive as floats: 3.0 is 3, as for limits
+            number = isinstance(raw_phases, int | float) and not isinstance(raw_phases, bool)
+            if number and raw_phases in (1, 2, 3):
+                phases = int(raw_phases)
+            if phases is None:
+                issues.append(
+                    Issue(f"must be 1, 2 or 3, not {raw_phases!r}", field=f"{where}.number_phases")
+                )
+                ok = False
         issues.extend(
             Issue(
                 f"unknown field; the fields are {', '.join(_PERIOD_FIELDS)}",
@@ -453,7 +458,6 @@ def _periods(
         if start is None or limit is None:
             ok = False
             continue
-        assert phases is None or isinstance(phases, int)
         periods.append(ProfilePeriod(start, limit, phases))
     return periods if ok else None
 

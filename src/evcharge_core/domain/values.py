@@ -23,6 +23,7 @@ __all__ = [
     "ConnectorStatus",
     "CurrentType",
     "OperationalStatus",
+    "PhaseWiring",
     "PowerType",
     "Protocol",
     "RegistrationStatus",
@@ -111,6 +112,15 @@ class PowerType(enum.StrEnum):
     AC_1_PHASE = "AC_1_PHASE"
     AC_3_PHASE = "AC_3_PHASE"
     DC = "DC"
+
+
+class PhaseWiring(enum.StrEnum):
+    """The supply phase a single-phase AC connector is wired to (load balancing counts its
+    current on that phase only)."""
+
+    L1 = "L1"
+    L2 = "L2"
+    L3 = "L3"
 
 
 class CurrentType(enum.StrEnum):

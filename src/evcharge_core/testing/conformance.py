@@ -8,7 +8,8 @@ The suite has two parts:
   round trips of generated stations, whole-aggregate replacement, deletion, the uniqueness
   conflicts and what they leave behind, commit and rollback, the serialisation of
   transactions, every filter, the search and every sort key of the station list in both
-  directions against the reference model, areas, activation attempts, the ``get_by_*``
+  directions against the reference model, areas, charging profiles (and the conflict of
+  deleting one still assigned), activation attempts, the ``get_by_*``
   look-ups, and ``close()``; and for the charging stores: round trips of generated charging
   sessions, id tokens, meter samples and notifications, ``find_started`` (the first saved
   non-orphan session of the station with the start key), the session list's filters,
@@ -88,6 +89,7 @@ from ..domain.model import (
     Station,
     StatusRecord,
 )
+from ..domain.profiles import ChargingProfile, ProfilePeriod, RateUnit, Recurrence
 from ..domain.status import station_operational_status, station_status
 from ..domain.transactions import (
     AuthorizationStatus,
@@ -950,6 +952,107 @@ class RepositoryConformance(abc.ABC):
             assert _ids(filtered) == ["S6"]
             assert station_status(stations[-1]) is ConnectorStatus.UNAVAILABLE
             assert station_operational_status(stations[-1]) is OperationalStatus.INOPERATIVE
+
+        self.run(scenario)
+
+    # charging profiles
+
+    @CONFORMANCE_SETTINGS
+    @given(
+        profiles=st.lists(gen.charging_profiles(), unique_by=lambda p: p.id, max_size=5),
+        data=st.data(),
+    )
+    def test_charging_profiles(self, profiles: list[ChargingProfile], data: st.DataObject) -> None:
+        """Save, get, replace, delete; the list is ordered by name then id."""
+        gone = data.draw(st.lists(st.sampled_from(profiles), unique=True)) if profiles else []
+        changed = [attrs.evolve(p, name=p.name + "!", periods=p.periods[:1]) for p in profiles[:2]]
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                for profile in profiles:
+                    await tx.charging_profiles.save(profile)
+            async with repository.transaction() as tx:
+                for profile in profiles:
+                    assert await tx.charging_profiles.get(profile.id) == profile
+                assert await tx.charging_profiles.list() == sorted(
+                    profiles, key=lambda p: (p.name, p.id)
+                )
+                for profile in changed:
+                    await tx.charging_profiles.save(profile)
+                for profile in gone:
+                    assert await tx.charging_profiles.delete(profile.id) is True
+                    assert await tx.charging_profiles.delete(profile.id) is False
+            current = {p.id: p for p in profiles} | {p.id: p for p in changed}
+            for profile in gone:
+                del current[profile.id]
+            async with repository.transaction() as tx:
+                assert await tx.charging_profiles.get("no such profile") is None
+                assert await tx.charging_profiles.list() == sorted(
+                    current.values(), key=lambda p: (p.name, p.id)
+                )
+
+        self.run(scenario)
+
+    def test_deleting_an_assigned_charging_profile_is_a_conflict(self) -> None:
+        """While a charger of a stored station names the profile, deleting it raises
+        Conflict naming the charger and changes nothing; the transaction goes on."""
+        profile = ChargingProfile(
+            "day-night",
+            "Day/night",
+            RateUnit.WATTS,
+            Recurrence.DAILY,
+            [ProfilePeriod(7 * 3600, 10_000), ProfilePeriod(22 * 3600, 20_000)],
+        )
+        station = _station("ST1", statuses=[None])
+        assigned = attrs.evolve(
+            station,
+            chargers=[attrs.evolve(station.chargers[0], charging_profile_id=profile.id)],
+        )
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                await tx.charging_profiles.save(profile)
+                await tx.stations.save(assigned)
+            async with repository.transaction() as tx:
+                with pytest.raises(Conflict, match="ST1-ch"):
+                    await tx.charging_profiles.delete(profile.id)
+                assert await tx.charging_profiles.get(profile.id) == profile
+                # the transaction goes on: unassign, then delete
+                await tx.stations.save(station)
+                assert await tx.charging_profiles.delete(profile.id) is True
+            async with repository.transaction() as tx:
+                assert await tx.charging_profiles.list() == []
+                await tx.charging_profiles.save(profile)
+                await tx.stations.save(assigned)
+            async with repository.transaction() as tx:
+                # deleting the station frees the profile
+                assert await tx.stations.delete("ST1") is True
+                assert await tx.charging_profiles.delete(profile.id) is True
+
+        self.run(scenario)
+
+    def test_charging_profile_writes_roll_back(self) -> None:
+        profile = ChargingProfile(
+            "p1", "Night", RateUnit.AMPERES, Recurrence.WEEKLY, [ProfilePeriod(0, 16)]
+        )
+
+        async def scenario(repository: Repository) -> None:
+            async with repository.transaction() as tx:
+                await tx.charging_profiles.save(profile)
+
+            async def failing() -> None:
+                async with repository.transaction() as tx:
+                    await tx.charging_profiles.save(attrs.evolve(profile, name="Day"))
+                    await tx.charging_profiles.save(attrs.evolve(profile, id="p2"))
+                    assert len(await tx.charging_profiles.list()) == 2
+                    assert await tx.charging_profiles.delete("p2") is True
+                    assert await tx.charging_profiles.delete("p1") is True
+                    raise _Abort
+
+            with pytest.raises(_Abort):
+                await failing()
+            async with repository.transaction() as tx:
+                assert await tx.charging_profiles.list() == [profile]
 
         self.run(scenario)
 

@@ -49,6 +49,7 @@ from ..domain.model import (
     Station,
     StatusRecord,
 )
+from ..domain.profiles import MAX_LIMIT, ChargingProfile, ProfilePeriod, RateUnit, Recurrence
 from ..domain.transactions import (
     AuthorizationStatus,
     IdToken,
@@ -66,6 +67,7 @@ from ..domain.values import (
     ConnectorStandard,
     ConnectorStatus,
     CurrentType,
+    PhaseWiring,
     PowerType,
     Protocol,
     RegistrationStatus,
@@ -78,6 +80,7 @@ __all__ = [
     "activations",
     "areas",
     "chargers",
+    "charging_profiles",
     "codes",
     "connections",
     "connector_specs",
@@ -271,6 +274,41 @@ def areas(ids: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Area]:
         output_limit_w=st.none() | st.integers(1, 10_000_000),
         private_group=st.frozensets(st.text(string.ascii_lowercase, max_size=6), max_size=3),
         time_zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+        phase_voltage=st.sampled_from([230, 230, 120, 240]),
+    )
+
+
+@st.composite
+def charging_profiles(
+    draw: st.DrawFn, ids: st.SearchStrategy[str] | None = None, *, max_periods: int = 6
+) -> ChargingProfile:
+    """Valid charging profiles: either unit and recurrence, starts unique within the cycle
+    (whole minutes mostly), limits over the whole allowed range."""
+    unit = draw(st.sampled_from(RateUnit))
+    recurrence = draw(st.sampled_from(Recurrence))
+    grain = draw(st.sampled_from([60, 900, 1]))
+    starts = draw(
+        st.lists(
+            st.integers(0, recurrence.cycle_s // grain - 1).map(lambda n: n * grain),
+            min_size=1,
+            max_size=max_periods,
+            unique=True,
+        )
+    )
+    periods = [
+        ProfilePeriod(
+            start,
+            draw(st.integers(0, MAX_LIMIT[unit.value])),
+            draw(st.none() | st.sampled_from([1, 2, 3])),
+        )
+        for start in starts
+    ]
+    return ChargingProfile(
+        draw(entity_ids() if ids is None else ids),
+        draw(names().filter(lambda name: bool(name.strip()))),
+        unit,
+        recurrence,
+        periods,
     )
 
 
@@ -313,6 +351,7 @@ def _connector_details() -> st.SearchStrategy[dict[str, Any]]:
             "custom_fields": _custom_fields(),
             "status": _optional(status_records()),
             "closed": _RARELY,
+            "phase": st.sampled_from(PhaseWiring),
         }
     )
 

@@ -1,14 +1,16 @@
 // The console's entry point: sign-in, the hash router and the views.
 //
 // Routes: #/stations (list), #/stations/ID (details), #/import (import and activation),
-// #/map, #/areas. A view is mount(main, context) -> {destroy()}; destroy stops its polling.
+// #/map, #/areas, #/areas/ID (allocations), #/profiles. A view is mount(main, context) -> {destroy()}; destroy stops its polling.
 
 import * as api from "./api.js";
 import { field, h, replace } from "./dom.js";
 import { problemText } from "./ui.js";
+import { mountAllocations } from "./views/allocations.js";
 import { mountAreas } from "./views/areas.js";
 import { mountImport } from "./views/import.js";
 import { mountMap } from "./views/map.js";
+import { mountProfiles } from "./views/profiles.js";
 import { mountStation } from "./views/station.js";
 import { mountStations } from "./views/stations.js";
 
@@ -18,6 +20,8 @@ const ROUTES = [
   [/^\/import$/, "import", mountImport],
   [/^\/map$/, "map", mountMap],
   [/^\/areas$/, "areas", mountAreas],
+  [/^\/areas\/([^/]+)$/, "areas", (main, ctx, m) => mountAllocations(main, ctx, decodeURIComponent(m[1]))],
+  [/^\/profiles$/, "profiles", mountProfiles],
 ];
 
 const main = document.getElementById("view");

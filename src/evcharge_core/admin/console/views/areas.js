@@ -58,7 +58,8 @@ export function mountAreas(main) {
         h("thead", null, h("tr", null, ["Name", "Latitude", "Longitude", "Address",
           "Output limit", "Private group", ""].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", null, answer.items.map((area) => h("tr", { dataset: { area: area.id } },
-          h("td", null, area.name), h("td", { class: "num" }, area.latitude.toFixed(5)),
+          h("td", null, h("a", { href: `#/areas/${api.seg(area.id)}`, title: "Allocations" },
+            area.name)), h("td", { class: "num" }, area.latitude.toFixed(5)),
           h("td", { class: "num" }, area.longitude.toFixed(5)), h("td", null, area.address ?? ""),
           h("td", null, [area.output_limit_a ? `${area.output_limit_a} A` : "",
             area.output_limit_w ? formatPower(area.output_limit_w) : ""].filter(Boolean).join(", ")),
@@ -80,7 +81,8 @@ export function mountAreas(main) {
 
   replace(main, h("h1", null, "Areas"),
     h("p", { class: "hint" }, "An area is a site: its location places its stations' chargers "
-      + "on the map. Give a station its area on the station's page."),
+      + "on the map. Give a station its area on the station's page. With an output limit, the "
+      + "area's limit is shared among its charging connectors: open an area to see how."),
     list, form);
   load();
   return { destroy() {} };

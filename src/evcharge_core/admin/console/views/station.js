@@ -79,7 +79,11 @@ function chargerTable(station) {
     rows.push(h("tr", { class: "charger", dataset: { charger: charger.id } },
       h("th", { scope: "rowgroup", colspan: 3 }, charger.name, " ",
         h("span", { class: "muted" }, `code ${charger.code}`,
-          charger.evse_id !== null ? `, EVSE ${charger.evse_id}` : "", `, ${charger.current_type}`)),
+          charger.evse_id !== null ? `, EVSE ${charger.evse_id}` : "", `, ${charger.current_type}`),
+        charger.charging_profile_id
+          ? h("span", { class: "charger-profile", dataset: { profile: charger.charging_profile_id } },
+            ", profile ", h("a", { href: "#/profiles" }, charger.charging_profile_id))
+          : null),
       h("td", null, ""),
       h("td", null, statusBadge(charger.status, online)),
       h("td", null, charger.operational_status || ""),
@@ -381,6 +385,25 @@ export function mountStation(main, _ctx, stationId) {
     replace(reported, reportedFacts(station));
     replace(chargers, chargerTable(station));
     drawConnectorChoice();
+    showProfileOutcomes();
+  }
+
+  /** Whether each charger's profile reached its station (the last attempt, if any). */
+  async function showProfileOutcomes() {
+    for (const charger of station.chargers) {
+      if (!charger.charging_profile_id) continue;
+      const holder = chargers.querySelector(`tr[data-charger="${CSS.escape(charger.id)}"] .charger-profile`);
+      if (!holder) continue;
+      try {
+        const view = await api.getJson(`api/chargers/${api.seg(charger.id)}/charging-profile`);
+        if (!view.sent) continue;
+        holder.append(view.sent.accepted
+          ? h("span", { class: "profile-sent" }, " (on the station)")
+          : h("span", { class: "profile-sent problem-text" }, ` (not taken: ${view.sent.error})`));
+      } catch {
+        // the charger list shows the profile's name; its outcome is a nicety
+      }
+    }
   }
 
   async function refresh() {
