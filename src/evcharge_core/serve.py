@@ -6,10 +6,12 @@ Usage (this slice)::
                                   [--admin-host 127.0.0.1] [--admin-port 8080]
                                   [--admin-token TOKEN] [--public-url URL]
                                   [--heartbeat-interval 300]
+                                  [--bus postgres|nats://HOST:PORT|local]
+                                  [--node-id ID] [--lease-ttl 30]
 
 It opens the database (``--db``, else ``EVCHARGE_DB``, else ``evcharge.db``: a path or
 ``sqlite:///PATH``, ``memory://``, or ``postgresql://...`` with the ``postgres`` extra; the
-schema is created or migrated), marks every station disconnected (a crashed process leaves stations
+schema is created or migrated), marks stations disconnected (a crashed process leaves stations
 stored as connected), starts the OCPP websocket gateway and the admin HTTP API (in the same
 event loop) and prints::
 
@@ -49,6 +51,14 @@ runs simulated stations in the same process (see :mod:`evcharge_core.demo`), and
 With ``--tls-cert PEM --tls-key PEM`` (repeatable, in pairs) the endpoint is ``wss://``,
 TLS 1.2 or newer; ``--tls-client-ca PEM`` makes it ask every station for a client
 certificate and verify one that is shown (see :mod:`evcharge_core.tls`).
+
+**Several processes** (see :mod:`evcharge_core.cluster` and docs/deployment.md) share one
+PostgreSQL database: ``--bus`` is how they reach each other, ``postgres`` (LISTEN/NOTIFY on
+that database, the default when ``--db`` is PostgreSQL) or ``nats://HOST:PORT``; ``local``
+runs one process alone, as on SQLite (the default there; SQLite cannot be shared).
+``--node-id`` names the process (default ``HOSTNAME-PID``) and ``--lease-ttl`` is how long a
+dead process's station leases live. A ``Cluster: node ID, bus NAME`` line is printed after
+the URLs. At start-up only the stations no live lease holds are marked disconnected.
 
 **Garbage collection.** The server process tunes Python's cyclic garbage collector (see
 :func:`tune_gc`): with the defaults, 1000 busy stations cost it a fifth of its CPU time and
@@ -385,7 +395,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         demo = None
         try:
             scheme = "wss" if tls_context is not None else "ws"
-            notes: list[str] = []
+            notes = _cluster_notes(cluster)
             if args.demo:
                 demo, note = await _start_demo(args, core, gateway)
                 notes.append(note)
@@ -422,6 +432,12 @@ async def _open_cluster(args: argparse.Namespace, url: str) -> ClusterNode | Non
         await node.aclose()
         raise
     return node
+
+
+def _cluster_notes(cluster: ClusterNode | None) -> list[str]:
+    if cluster is None:
+        return []
+    return [f"Cluster: node {cluster.node_id}, bus {cluster.transport.name}"]
 
 
 def _bus(text: str) -> str:

@@ -150,3 +150,32 @@ def test_cluster_migrations_are_their_own(db_url: str) -> None:
 
     with pytest.raises(StorageError, match="version 99"):
         asyncio.run(newer())
+
+
+def test_a_racing_disconnection_is_undone_at_the_next_renewal(db_url: str) -> None:
+    async def go() -> None:
+        repository = await open_repository(db_url)
+        mine = await LeaseStore.open(db_url, "me")
+        other = await LeaseStore.open(db_url, "other")
+        try:
+            service = StationService(repository)
+            for station_id in ("S1", "S2"):
+                await service.create_station({"id": station_id, "protocol": "ocpp1.6"})
+            connections = LeasedConnectionService(repository, mine)
+            for station_id in ("S1", "S2"):
+                await connections.connected(station_id, Protocol.OCPP16, record_protocol=False)
+            # Another process, closing the stations' old connections, wrote them disconnected
+            # after they connected here; S2 has since moved on to that other process.
+            await LeasedConnectionService(repository, other).store_disconnected(["S1", "S2"])
+            await other.acquire("S2", "ocpp1.6")
+            connections.forget("S2")
+            assert await connections.confirm_recent() == 1
+            assert (await service.get_station("S1")).connection.connected
+            assert not (await service.get_station("S2")).connection.connected
+            assert await connections.confirm_recent() == 0  # only once per lease taken
+        finally:
+            await mine.close()
+            await other.close()
+            await repository.close()
+
+    asyncio.run(go())

@@ -252,6 +252,7 @@ class LeasedConnectionService(ConnectionService):
         self.on_taken = on_taken
         self._held: dict[str, int] = {}
         self._counter = itertools.count(1)
+        self._recent: dict[str, int] = {}
 
     def held(self) -> dict[str, int]:
         """The stations whose lease this process took, with a number that changes each time
@@ -269,7 +270,8 @@ class LeasedConnectionService(ConnectionService):
         self, station_id: str, subprotocol: Protocol, *, record_protocol: bool
     ) -> Station:
         previous = await self.leases.acquire(station_id, subprotocol.value)
-        self._held[station_id] = next(self._counter)
+        generation = self._held[station_id] = next(self._counter)
+        self._recent[station_id] = generation
         if previous is not None:
             logger.info("station %s: lease taken over from node %s", station_id, previous)
             if self.on_taken is not None:
@@ -293,6 +295,40 @@ class LeasedConnectionService(ConnectionService):
         self._last_written.pop(station_id, None)
         logger.info("station %s: closed here, its lease is held elsewhere", station_id)
         return None
+
+    async def confirm_recent(self) -> int:
+        """Store as connected again the stations leased here since the last call that are
+        stored disconnected, if this process still holds them; how many.
+
+        Two processes write a station's connection state in two steps each (the lease, then
+        the station), so a process closing a station's old connection, or sweeping its
+        expired lease, can store it disconnected just after the station connected to
+        another process and was stored connected there. Each renewal calls this to undo
+        such a write within one renewal interval."""
+        recent, self._recent = self._recent, {}
+        wanted = [s for s, g in recent.items() if self._held.get(s) == g]
+        fixed = 0
+        now = self.clock()
+        for start in range(0, len(wanted), _PAGE):
+            chunk = wanted[start : start + _PAGE]
+            async with self.repository.transaction() as tx:
+                found = await tx.stations.get_many(chunk)
+                changed = [
+                    attrs.evolve(
+                        s,
+                        connection=attrs.evolve(
+                            s.connection, connected=True, connected_since=now, last_seen=now
+                        ),
+                    )
+                    for s in found.values()
+                    if not s.connection.connected
+                ]
+                if changed:
+                    await tx.stations.save_many(changed)
+            fixed += len(changed)
+        if fixed:
+            logger.info("stored %d stations connected again after a racing write", fixed)
+        return fixed
 
     async def reset_connections(self) -> int:
         """At start-up: forget this node's old leases and the expired ones, then store as

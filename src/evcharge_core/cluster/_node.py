@@ -442,7 +442,9 @@ class ClusterNode:
 
     async def renew(self) -> None:
         """One renewal round: renew this node's leases, close the stations it lost, delete
-        expired leases (storing their stations disconnected)."""
+        expired leases (storing their stations disconnected), and store connected again
+        the stations leased since the last round that a racing write stored disconnected
+        (see :meth:`LeasedConnectionService.confirm_recent`)."""
         connections = self.connections
         if connections is None:
             return
@@ -453,6 +455,7 @@ class ClusterNode:
                 logger.info("station %s: lease lost; closing its connection here", station_id)
                 await self._close_stale(station_id)
         await connections.sweep()
+        await connections.confirm_recent()
 
     async def _close_stale(self, station_id: str) -> None:
         if self.connections is not None:

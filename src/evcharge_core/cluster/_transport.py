@@ -96,7 +96,8 @@ class Transport(Protocol):
 
     async def request(self, node_id: str, body: str, timeout: float) -> str:
         """Send a request to ``node_id``; its answer. Raises :class:`TimeoutError` without
-        an answer in ``timeout`` seconds, :class:`Unreachable` if the node is known gone."""
+        an answer in ``timeout`` seconds, :class:`Unreachable` if the node is known gone,
+        :class:`~evcharge_core.errors.StorageError` if the engine cannot be reached."""
         ...
 
     async def send(self, node_id: str, body: str) -> None: ...
@@ -393,13 +394,21 @@ class NatsTransport(_Spawner):
             raise Unreachable(node_id) from exc
         except NatsTimeout as exc:
             raise TimeoutError(f"no answer from node {node_id}") from exc
+        except Exception as exc:  # disconnected, reconnecting, closed...
+            raise StorageError(f"NATS at {self.url}: {exc!r}") from exc
         return msg.data.decode()
 
+    async def _publish(self, subject: str, body: str) -> None:
+        try:
+            await self._client().publish(subject, body.encode())
+        except Exception as exc:  # disconnected, reconnecting, closed...
+            raise StorageError(f"NATS at {self.url}: {exc!r}") from exc
+
     async def send(self, node_id: str, body: str) -> None:
-        await self._client().publish(self._subject(node_id), body.encode())
+        await self._publish(self._subject(node_id), body)
 
     async def broadcast(self, body: str) -> None:
-        await self._client().publish(EVENTS_SUBJECT, body.encode())
+        await self._publish(EVENTS_SUBJECT, body)
 
     async def close(self) -> None:
         if self._nc is not None:
