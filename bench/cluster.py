@@ -18,7 +18,8 @@ Two measurements, figures only (the machines are shared and noisy):
 
     python bench/cluster.py [--db-url postgresql://postgres@127.0.0.1/postgres]
                             [--nats nats://127.0.0.1:4222] [--stations 1000]
-                            [--duration 10] [--commands 300] [--json]
+                            [--duration 10] [--commands 300] [--processes 1,2,3]
+                            [--no-round-trips] [--json]
 """
 
 from __future__ import annotations
@@ -341,12 +342,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--commands", type=int, default=300)
     parser.add_argument("--processes", default="1,2,3")
+    parser.add_argument("--no-round-trips", action="store_true", help="only the load")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     ocpp_load.raise_open_file_limit(args.stations + 512)
     buses = ["postgres", args.nats]
     trips: list[RoundTrips] = []
-    for bus in buses:
+    for bus in [] if args.no_round_trips else buses:
         print(f"round trips, bus {bus} ...", file=sys.stderr, flush=True)
         trips.extend(command_round_trips(args.db_url, bus, args.commands))
     loads: list[Load] = []
