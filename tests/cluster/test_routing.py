@@ -113,6 +113,10 @@ def test_commands_and_events_cross_nodes(db_url: str, kind: str) -> None:
                     ),
                     what="b to see ST1's connection on a",
                 )
+                await until(
+                    lambda: a.gateway.session("ST1") and b.gateway.session("ST2"),
+                    what="both stations' sessions",
+                )
                 for here, station in ((b, "ST1"), (a, "ST2"), (a, "ST1"), (b, "ST2")):
                     assert await here.commands.reset(station, "Soft") == "Accepted"
                     result = await here.commands.get_configuration(station, ["HeartbeatInterval"])
@@ -192,5 +196,27 @@ def test_a_lease_lost_at_renewal_closes_the_socket(db_url: str) -> None:
                 await asyncio.wait_for(station.closed.wait(), 30)
             stored = await a.stations.get_station("ST1")
             assert stored.connection.connected  # 'elsewhere' holds it
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("kind", ["memory", "nats"])
+def test_a_command_to_a_dead_node_fails_at_once(db_url: str, kind: str) -> None:
+    """Its lease still lives, but nobody answers for that node any more: not connected."""
+    make = _transport_factory(kind, db_url)
+
+    async def go() -> None:
+        await create(db_url, "ST1")
+        async with (
+            node(db_url, "a", make) as (a, _),
+            node(db_url, "b", make) as (b, nb),
+            RawStation(url_of(b, "ST1"), answers),
+        ):
+            await until(lambda: b.gateway.session("ST1"), what="ST1's session on b")
+            assert await a.commands.reset("ST1", "Soft") == "Accepted"
+            await nb.transport.close()  # as if b had been killed
+            assert await nb.leases.holder("ST1") is not None
+            with pytest.raises(StationNotConnected):
+                await a.commands.reset("ST1", "Soft", timeout=60)
 
     asyncio.run(go())
