@@ -259,6 +259,10 @@ class LeasedConnectionService(ConnectionService):
         the lease is taken again (a renewal compares it before acting)."""
         return dict(self._held)
 
+    def holds(self, station_id: str) -> bool:
+        """Whether this process took the station's lease (and has not let it go)."""
+        return station_id in self._held
+
     def forget(self, station_id: str) -> None:
         """Stop renewing the station's lease (it was taken over)."""
         self._held.pop(station_id, None)

@@ -73,6 +73,8 @@ logger = logging.getLogger(__name__)
 ROUTING_MARGIN: Final = 5.0
 """Seconds a routed command waits beyond its own timeout for the holding node's answer."""
 TAKEN_REASON: Final = "connected to another server"
+SETTING_UP_WAIT: Final = 5.0
+"""Seconds a routed command waits for the session of a station whose lease was just taken."""
 _BATCH_BYTES: Final = 6000
 
 
@@ -468,7 +470,7 @@ class ClusterNode:
         await self.transport.send(previous_node, body)
 
     async def _on_taken(self, station_id: str) -> None:
-        if self.connections is None or station_id not in self.connections.held():
+        if self.connections is None or not self.connections.holds(station_id):
             return
         lease = await self.leases.holder(station_id)
         if lease is None or lease.node_id != self.node_id:
@@ -534,7 +536,7 @@ class ClusterNode:
         try:
             if op != "command" or method not in COMMAND_METHODS:
                 raise Conflict(f"unknown cluster request {op!r} {method!r}")
-            session = self.gateway.session(station_id) if self.gateway is not None else None
+            session = await self._local_session(station_id)
             if session is None:
                 raise StationNotConnected(station_id)
             if not isinstance(session, SupportsCommands):
@@ -548,6 +550,20 @@ class ClusterNode:
         except Exception as error:
             return dumps(encode_error(error, station_id, method))
         return dumps(encode_result(result))
+
+    async def _local_session(self, station_id: str) -> object | None:
+        """The station's session here; a station whose lease was just taken here but whose
+        session is still being opened is waited for, up to :data:`SETTING_UP_WAIT`."""
+        if self.gateway is None:
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTING_UP_WAIT
+        while True:
+            session = self.gateway.session(station_id)
+            held = self.connections is not None and self.connections.holds(station_id)
+            if session is not None or not held or loop.time() >= deadline:
+                return session
+            await asyncio.sleep(0.02)
 
     def on_message(self, body: str) -> None:
         message = json.loads(body)
