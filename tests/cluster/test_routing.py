@@ -26,6 +26,7 @@ from evcharge_core.errors import (
     NotFound,
     StationCallError,
     StationNotConnected,
+    StorageError,
 )
 from evcharge_core.serve import Core, build_core
 from evcharge_core.service import StationService
@@ -218,5 +219,59 @@ def test_a_command_to_a_dead_node_fails_at_once(db_url: str, kind: str) -> None:
             assert await nb.leases.holder("ST1") is not None
             with pytest.raises(StationNotConnected):
                 await a.commands.reset("ST1", "Soft", timeout=60)
+
+    asyncio.run(go())
+
+
+def big_answers(action: str, payload: dict[str, Any]) -> dict[str, Any] | tuple[str, str] | None:
+    if action == "GetConfiguration":  # about 20 KB: more than a notification carries
+        keys = [{"key": f"Key{n}", "readonly": True, "value": "x" * 40} for n in range(300)]
+        return {"configurationKey": keys}
+    return {"status": "Accepted"}
+
+
+def test_large_answers_cross_the_postgres_bus(db_url: str) -> None:
+    make = _transport_factory("postgres", db_url)
+
+    async def go() -> None:
+        await create(db_url, "ST1")
+        async with (
+            node(db_url, "a", make) as (a, _),
+            node(db_url, "b", make) as (b, _),
+            RawStation(url_of(b, "ST1"), big_answers),
+        ):
+            await until(lambda: b.gateway.session("ST1"), what="ST1's session on b")
+            result = await a.commands.get_configuration("ST1")
+            assert len(result.entries) == 300
+            assert result.entries[299] == ("Key299", "x" * 40, True)
+
+    asyncio.run(go())
+
+
+def test_the_postgres_bus_listens_again_after_its_connection_broke(db_url: str) -> None:
+    make = _transport_factory("postgres", db_url)
+
+    async def go() -> None:
+        await create(db_url, "ST1", "ST2")
+        async with node(db_url, "a", make) as (a, _), node(db_url, "b", make) as (b, _):
+            seen_on_a: list[Event] = []
+            a.bus.subscribe(seen_on_a.append)
+            postgres.terminate_sessions(db_url)  # as a database restart would
+
+            async def routed() -> bool:
+                try:
+                    return await a.commands.reset("ST1", "Soft", timeout=1) == "Accepted"
+                except (CommandTimeout, StationNotConnected, StorageError):
+                    return False
+
+            async with RawStation(url_of(b, "ST1"), answers):
+                await until(routed, what="a command routed after the reconnection")
+            async with RawStation(url_of(b, "ST2"), answers):
+                await until(
+                    lambda: any(
+                        isinstance(e, StationConnected) and e.station_id == "ST2" for e in seen_on_a
+                    ),
+                    what="b's events on a after the reconnection",
+                )
 
     asyncio.run(go())

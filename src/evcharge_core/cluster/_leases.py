@@ -107,14 +107,26 @@ class LeaseStore:
         await self.pool.close()
 
     async def _rows(self, doing: str, query: bytes, params: Any = None) -> list[tuple[Any, ...]]:
-        try:
-            async with self.pool.connection() as conn:
-                cursor = await conn.execute(query, params)
-                if cursor.description is None:
-                    return []
-                return await cursor.fetchall()
-        except (PoolTimeout, psycopg.Error) as exc:
-            raise StorageError(f"{self.shown}: cannot {doing}: {exc}") from exc
+        """Run one statement; a pooled connection found broken (the server restarted, the
+        session was ended) is replaced and the statement sent once more: every statement
+        here may run twice."""
+        for attempt in (1, 2):
+            conn: AsyncConnection[Any] | None = None
+            try:
+                async with self.pool.connection() as conn:
+                    cursor = await conn.execute(query, params)
+                    if cursor.description is None:
+                        return []
+                    return await cursor.fetchall()
+            except (PoolTimeout, psycopg.Error) as exc:
+                if attempt == 1 and conn is not None and conn.broken:
+                    continue
+                raise StorageError(f"{self.shown}: cannot {doing}: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """``NOTIFY`` ``channel`` with ``payload`` (at most 8000 bytes)."""
+        await self._rows("send a notification", b"SELECT pg_notify(%s, %s)", (channel, payload))
 
     async def acquire(self, station_id: str, protocol: str) -> str | None:
         """Take (or renew) the station's lease; return the node that held a live lease on it

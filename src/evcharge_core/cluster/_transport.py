@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import psycopg
 from psycopg import AsyncConnection, sql
-from psycopg_pool import PoolTimeout
 
 from ..bootstrap import display_db_url
 from ..errors import StorageError
@@ -280,11 +279,7 @@ class PostgresTransport(_Spawner):
         payload = dumps(message)
         if len(payload.encode()) > NOTIFY_LIMIT:
             payload = dumps({"ref": await self.leases.put_payload(payload)})
-        try:
-            async with self.leases.pool.connection() as conn:
-                await conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
-        except (PoolTimeout, psycopg.Error) as exc:
-            raise StorageError(f"{self.shown}: cannot NOTIFY: {exc}") from exc
+        await self.leases.notify(channel, payload)
 
     async def request(self, node_id: str, body: str, timeout: float) -> str:
         request_id = uuid.uuid4().hex
