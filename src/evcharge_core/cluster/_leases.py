@@ -374,7 +374,14 @@ class LeasedConnectionService(ConnectionService):
         if not expired:
             return 0
         live = await self.leases.live_station_ids()
-        return await self.store_disconnected([s for s in expired if s not in live])
+        count = await self.store_disconnected([s for s in expired if s not in live])
+        logger.info(
+            "%d station leases expired (a process stopped renewing them); %d stations stored "
+            "disconnected",
+            len(expired),
+            count,
+        )
+        return count
 
     async def store_disconnected(self, station_ids: Sequence[str]) -> int:
         """Store these stations disconnected (those stored connected), publishing
