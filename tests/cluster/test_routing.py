@@ -275,3 +275,62 @@ def test_the_postgres_bus_listens_again_after_its_connection_broke(db_url: str) 
                 )
 
     asyncio.run(go())
+
+
+STATUSES = {"UnlockConnector": "Unlocked"}
+
+
+def every_answer(action: str, payload: dict[str, Any]) -> dict[str, Any] | tuple[str, str] | None:
+    if action == "GetConfiguration":
+        return {"configurationKey": []}
+    return {"status": STATUSES.get(action, "Accepted")}
+
+
+def test_every_command_crosses(db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from evcharge_core.cluster import RemoteCommands
+    from evcharge_core.errors import Conflict
+
+    make = _transport_factory("memory", db_url)
+    profile = {
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
+        },
+    }
+
+    async def go() -> None:
+        await create(db_url, "ST1")
+        async with (
+            node(db_url, "a", make) as (a, _),
+            node(db_url, "b", make) as (b, _),
+            RawStation(url_of(b, "ST1"), every_answer),
+        ):
+            await until(lambda: b.gateway.session("ST1"), what="ST1's session on b")
+            c = a.commands
+            assert await c.change_configuration("ST1", "HeartbeatInterval", "60") == "Accepted"
+            assert await c.rotate_password("ST1") == "Accepted"
+            assert (await b.stations.get_station("ST1")).password_hash is not None
+            assert await c.trigger_message("ST1", "StatusNotification", 1) == "Accepted"
+            assert await c.remote_start("ST1", "TAG", 1) == "Accepted"
+            assert await c.remote_stop("ST1", 42) == "Accepted"
+            assert await c.unlock("ST1", 1) == "Unlocked"
+            assert await c.change_availability("ST1", 0, "Inoperative") == "Accepted"
+            assert await c.set_charging_profile("ST1", 1, profile) == "Accepted"
+            assert await c.clear_charging_profile("ST1", profile_id=1) == "Accepted"
+            assert await c.call("ST1", "DataTransfer", {"vendorId": "x"}) == {"status": "Accepted"}
+            with pytest.raises(Conflict):  # OCPP 2.0.1 only, said by the holding node
+                await c.get_base_report("ST1")
+            remote = await a.live.find_session("ST1")  # type: ignore[union-attr]
+            commands = remote.commands  # type: ignore[union-attr]
+            assert isinstance(commands, RemoteCommands)
+            expiry = datetime.now(UTC) + timedelta(hours=1)
+            assert await commands.reserve_now(1, "TAG", expiry, 5) == "Accepted"
+            assert await commands.cancel_reservation(5) == "Accepted"
+
+    asyncio.run(go())
