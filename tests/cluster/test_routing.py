@@ -334,3 +334,22 @@ def test_every_command_crosses(db_url: str) -> None:
             assert await commands.cancel_reservation(5) == "Accepted"
 
     asyncio.run(go())
+
+
+def test_a_message_that_cannot_be_read_does_not_stop_the_listener(db_url: str) -> None:
+    make = _transport_factory("postgres", db_url)
+
+    async def go() -> None:
+        await create(db_url, "ST1")
+        async with node(db_url, "a", make) as (a, na), node(db_url, "b", make) as (b, _):
+            seen_on_a: list[Event] = []
+            a.bus.subscribe(seen_on_a.append)
+            await na.leases.notify("evcharge_events", '{"k": "evt", "b": "not json"}')
+            await na.leases.notify("evcharge_events", "not json either")
+            async with RawStation(url_of(b, "ST1"), answers):
+                await until(
+                    lambda: any(isinstance(e, StationConnected) for e in seen_on_a),
+                    what="b's events on a",
+                )
+
+    asyncio.run(go())

@@ -239,7 +239,13 @@ class PostgresTransport(_Spawner):
         if "ref" in message:
             self.spawn(self._dispatch_stored(int(message["ref"])))
             return
-        self._handle(message)
+        self._handle_safely(message)
+
+    def _handle_safely(self, message: dict[str, Any]) -> None:
+        try:
+            self._handle(message)
+        except Exception:  # a message this node cannot read must not stop the listener
+            logger.exception("cluster listener: a message could not be handled")
 
     async def _dispatch_stored(self, ref: int) -> None:
         try:
@@ -248,7 +254,7 @@ class PostgresTransport(_Spawner):
             logger.exception("cluster listener: cannot read stored message %d", ref)
             return
         if payload is not None:
-            self._handle(json.loads(payload))
+            self._handle_safely(json.loads(payload))
 
     def _handle(self, message: dict[str, Any]) -> None:
         inbox = self._inbox
