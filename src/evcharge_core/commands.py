@@ -8,7 +8,9 @@
 
 It finds the station's live session through ``sessions`` (the
 :class:`~evcharge_core.adapters.websocket.WebsocketGateway`, or anything with its
-``session(station_id)`` and ``disconnect(station_id)``) and speaks to it through the
+``session(station_id)`` and ``disconnect(station_id)``; with an async
+``find_session(station_id)`` too, a :class:`RoutedLiveSessions`, it also reaches stations
+connected to another gateway process, see :mod:`evcharge_core.cluster`) and speaks to it through the
 session's ``commands``: a :class:`StationCommands` that translates each command into the
 station's protocol (OCPP 1.6: :class:`evcharge_core.ocpp16.Ocpp16Commands`; OCPP 2.0.1:
 :class:`evcharge_core.ocpp201.Ocpp201Commands`).
@@ -84,6 +86,7 @@ __all__ = [
     "LiveSessions",
     "ReportResult",
     "ReservationResult",
+    "RoutedLiveSessions",
     "StationCommands",
     "StationDirectory",
     "SupportsCommands",
@@ -297,6 +300,14 @@ class LiveSessions(Protocol):
     async def disconnect(self, station_id: str) -> bool: ...
 
 
+@runtime_checkable
+class RoutedLiveSessions(LiveSessions, Protocol):
+    """Live sessions that may be elsewhere (another gateway process): ``find_session`` also
+    looks there (see :class:`evcharge_core.cluster.RoutedSessions`)."""
+
+    async def find_session(self, station_id: str) -> object | None: ...
+
+
 class StationDirectory(Protocol):
     """Stored stations, as :class:`~evcharge_core.service.StationService` offers them."""
 
@@ -338,6 +349,8 @@ class CommandService:
 
     async def _commands(self, station_id: str) -> StationCommands:
         session = self.sessions.session(station_id)
+        if session is None and isinstance(self.sessions, RoutedLiveSessions):
+            session = await self.sessions.find_session(station_id)
         if session is None:
             if self.stations is not None:
                 await self.stations.get_station(station_id)  # NotFound for an unknown one

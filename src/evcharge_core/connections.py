@@ -22,7 +22,9 @@ decision to the pure :func:`~evcharge_core.domain.handshake.decide_handshake`:
 
 :meth:`~ConnectionService.reset_connections` runs when a server starts: a process that
 crashed left its stations stored as connected, and nothing else would ever clear them.
-(Several gateway processes sharing one database must not each call it; see SPEC §9.)
+(Several gateway processes sharing one database use
+:class:`~evcharge_core.cluster.LeasedConnectionService` instead, which resets only the stations
+no live lease holds; see SPEC §9.)
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ Usage (this slice)::
                                   [--admin-host 127.0.0.1] [--admin-port 8080]
                                   [--admin-token TOKEN] [--public-url URL]
                                   [--heartbeat-interval 300]
+                                  [--bus postgres|nats://HOST:PORT|local]
+                                  [--node-id ID] [--lease-ttl 30]
 
 It opens the database (``--db``, else ``EVCHARGE_DB``, else ``evcharge.db``: a path or
 ``sqlite:///PATH``, ``memory://``, or ``postgresql://...`` with the ``postgres`` extra; the
-schema is created or migrated), marks every station disconnected (a crashed process leaves stations
+schema is created or migrated), marks stations disconnected (a crashed process leaves stations
 stored as connected), starts the OCPP websocket gateway and the admin HTTP API (in the same
 event loop) and prints::
 
@@ -49,6 +51,14 @@ runs simulated stations in the same process (see :mod:`evcharge_core.demo`), and
 With ``--tls-cert PEM --tls-key PEM`` (repeatable, in pairs) the endpoint is ``wss://``,
 TLS 1.2 or newer; ``--tls-client-ca PEM`` makes it ask every station for a client
 certificate and verify one that is shown (see :mod:`evcharge_core.tls`).
+
+**Several processes** (see :mod:`evcharge_core.cluster` and docs/deployment.md) share one
+PostgreSQL database: ``--bus`` is how they reach each other, ``postgres`` (LISTEN/NOTIFY on
+that database, the default when ``--db`` is PostgreSQL) or ``nats://HOST:PORT``; ``local``
+runs one process alone, as on SQLite (the default there; SQLite cannot be shared).
+``--node-id`` names the process (default ``HOSTNAME-PID``) and ``--lease-ttl`` is how long a
+dead process's station leases live. A ``Cluster: node ID, bus NAME`` line is printed after
+the URLs. At start-up only the stations no live lease holds are marked disconnected.
 
 **Garbage collection.** The server process tunes Python's cyclic garbage collector (see
 :func:`tune_gc`): with the defaults, 1000 busy stations cost it a fifth of its CPU time and
@@ -96,6 +106,8 @@ from .service import StationService
 from .tls import TLSConfigError, server_context
 
 if TYPE_CHECKING:
+    from .admin._table import Gateway
+    from .cluster import ClusterNode
     from .demo import Demo
 
 __all__ = ["Core", "build_core", "build_parser", "main", "run"]
@@ -216,6 +228,26 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: ws://HOST:PORT/ocpp/ of the endpoint, a wildcard HOST replaced by this "
         "machine's name)",
     )
+    parser.add_argument(
+        "--bus",
+        type=_bus,
+        metavar="BUS",
+        help="how several server processes on one PostgreSQL database reach each other: "
+        "postgres (LISTEN/NOTIFY), nats://HOST:PORT, or local (one process only; the "
+        "default unless --db is PostgreSQL, where it is postgres)",
+    )
+    parser.add_argument(
+        "--node-id",
+        metavar="ID",
+        help="this process's name among the server processes (default: HOSTNAME-PID)",
+    )
+    parser.add_argument(
+        "--lease-ttl",
+        type=_positive_int,
+        default=30,
+        metavar="SECONDS",
+        help="station leases of a process that died expire after this long (default: 30)",
+    )
     return parser
 
 
@@ -262,6 +294,9 @@ class Core:
     commands: CommandService
     profiles: ProfileSender
     balancer: Balancer
+    live: Gateway | None = None
+    """Where the admin API disconnects and counts stations (default: :attr:`gateway`); in a
+    cluster, the sessions that also reach other processes."""
 
 
 def build_core(
@@ -269,17 +304,24 @@ def build_core(
     *,
     heartbeat_interval_s: int = 300,
     observer: MessageObserver | None = None,
+    cluster: ClusterNode | None = None,
 ) -> Core:
     """Wire the services around ``repository``: one event bus that every service publishes
     to; OCPP 1.6 and 2.0.1 sessions on the gateway, chosen by the negotiated subprotocol;
     operator commands that also follow activations on the bus. ``observer`` (default:
-    none) is told about OCPP messages and operator commands, for metrics."""
+    none) is told about OCPP messages and operator commands, for metrics. With ``cluster``
+    (a :class:`~evcharge_core.cluster.ClusterNode`) the bus, the connections (station
+    leases) and the commands' routing are the cluster's."""
     from . import ocpp16, ocpp201
 
-    bus = LocalEventBus()
+    bus = cluster.events if cluster is not None else LocalEventBus()
     stations = StationService(repository, events=bus)
     charging = ChargingService(repository, events=bus, heartbeat_interval_s=heartbeat_interval_s)
-    connections = ConnectionService(repository, events=bus)
+    connections = (
+        cluster.connection_service(repository)
+        if cluster is not None
+        else ConnectionService(repository, events=bus)
+    )
     factories = {
         Protocol.OCPP16: ocpp16.session_factory(charging, observer=observer),
         Protocol.OCPP201: ocpp201.session_factory(charging, observer=observer),
@@ -290,7 +332,8 @@ def build_core(
         return NotImplementedSession(context) if factory is None else factory(context)
 
     gateway = WebsocketGateway(connections, session_factory=sessions)
-    commands = CommandService(gateway, stations, observer=observer)
+    live = cluster.sessions(gateway) if cluster is not None else None
+    commands = CommandService(live or gateway, stations, observer=observer)
     bus.subscribe(commands.on_event)
     # Charging profiles and load balancing (issue 6): both follow the bus; the balancer
     # works on every area with an output limit and leaves the others alone.
@@ -299,7 +342,16 @@ def build_core(
     balancer = Balancer(repository, commands, events=bus)
     bus.subscribe(balancer.on_event)
     return Core(
-        repository, bus, stations, charging, connections, gateway, commands, profiles, balancer
+        repository,
+        bus,
+        stations,
+        charging,
+        connections,
+        gateway,
+        commands,
+        profiles,
+        balancer,
+        live,
     )
 
 
@@ -343,12 +395,15 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
             flush=True,
         )
         return 1
+    cluster = None
     try:
+        cluster = await _open_cluster(args, url)
         metrics = CollectorRegistry()  # the admin API's, with the OCPP metrics in it
         core = build_core(
             repository,
             heartbeat_interval_s=args.heartbeat_interval,
             observer=PrometheusObserver(metrics),
+            cluster=cluster,
         )
         await core.connections.reset_connections()
         gateway = core.gateway
@@ -360,7 +415,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         demo = None
         try:
             scheme = "wss" if tls_context is not None else "ws"
-            notes: list[str] = []
+            notes = _cluster_notes(cluster)
             if args.demo:
                 demo, note = await _start_demo(args, core, gateway)
                 notes.append(note)
@@ -378,7 +433,39 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         print(f"error: database {display_db_url(url)}: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
+        if cluster is not None:
+            await cluster.aclose()
         await repository.close()
+
+
+async def _open_cluster(args: argparse.Namespace, url: str) -> ClusterNode | None:
+    """The started cluster node ``--bus`` asks for, or ``None`` for one process alone."""
+    from .bootstrap import POSTGRES_SCHEMES
+
+    bus = args.bus or ("postgres" if url.startswith(POSTGRES_SCHEMES) else "local")
+    if bus == "local":
+        return None
+    from .cluster import open_cluster
+
+    node = await open_cluster(url, bus, node_id=args.node_id, lease_ttl=float(args.lease_ttl))
+    try:
+        await node.start()
+    except BaseException:
+        await node.aclose()
+        raise
+    return node
+
+
+def _cluster_notes(cluster: ClusterNode | None) -> list[str]:
+    if cluster is None:
+        return []
+    return [f"Cluster: node {cluster.node_id}, bus {cluster.transport.name}"]
+
+
+def _bus(text: str) -> str:
+    if text in ("local", "postgres") or text.startswith(("nats://", "tls://")):
+        return text
+    raise argparse.ArgumentTypeError(f"expected local, postgres or nats://HOST:PORT, got {text!r}")
 
 
 async def _start_demo(
@@ -438,7 +525,7 @@ async def _serve_admin(
     app = create_app(
         service,
         token=token,
-        gateway=gateway,
+        gateway=core.live or gateway,
         metrics=metrics,
         commands=core.commands,
         charging=core.charging,

@@ -1,0 +1,181 @@
+"""Station leases in PostgreSQL: taking, taking over, renewing, expiring; the start-up
+clean-up that only touches stations no live lease holds; the cluster's own migrations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from evcharge_core.bootstrap import open_repository
+from evcharge_core.cluster import MIGRATIONS, LeasedConnectionService, LeaseStore
+from evcharge_core.domain.values import Protocol
+from evcharge_core.service import StationService
+from tests import postgres
+from tests.cluster.harness import until
+
+
+@pytest.fixture
+def db_url() -> Iterator[str]:
+    url = postgres.create_database("evcharge_leases")
+    yield url
+    postgres.drop_database(url)
+
+
+def test_take_take_over_release_renew(db_url: str) -> None:
+    async def go() -> None:
+        a = await LeaseStore.open(db_url, "a")
+        b = await LeaseStore.open(db_url, "b")
+        try:
+            assert await a.acquire("S1", "ocpp1.6") is None
+            assert await a.acquire("S1", "ocpp1.6") is None  # again: still its own
+            assert await b.acquire("S1", "ocpp2.0.1") == "a"  # taken over from a
+            lease = await a.holder("S1")
+            assert lease is not None
+            assert (lease.node_id, lease.protocol) == ("b", "ocpp2.0.1")
+            assert not await a.release("S1")  # not a's any more
+            assert await a.renew(["S1"]) == {"S1"}  # lost
+            assert await b.renew(["S1"]) == set()
+            assert await b.release("S1")
+            assert await a.holder("S1") is None
+            assert await b.acquire("S1", "ocpp1.6") is None  # nobody held it
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(go())
+
+
+def test_leases_not_renewed_expire(db_url: str) -> None:
+    async def go() -> None:
+        dead = await LeaseStore.open(db_url, "dead", ttl=0.2)
+        alive = await LeaseStore.open(db_url, "alive")
+        try:
+            await dead.acquire("S1", "ocpp1.6")
+            await alive.acquire("S2", "ocpp1.6")
+
+            async def gone() -> bool:
+                return await alive.holder("S1") is None
+
+            await until(gone, what="the dead node's lease to expire")
+            assert await alive.expire() == ["S1"]
+            assert await alive.live_station_ids() == {"S2"}
+            assert await alive.acquire("S1", "ocpp1.6") is None  # expired: nobody to tell
+        finally:
+            await dead.close()
+            await alive.close()
+
+    asyncio.run(go())
+
+
+def test_start_up_cleans_only_stations_without_a_live_lease(db_url: str) -> None:
+    async def go() -> None:
+        repository = await open_repository(db_url)
+        other = await LeaseStore.open(db_url, "other")
+        mine = await LeaseStore.open(db_url, "me")
+        try:
+            service = StationService(repository)
+            for station_id in ("HELD", "MINE", "ORPHAN"):
+                await service.create_station({"id": station_id, "protocol": "ocpp1.6"})
+            connections = LeasedConnectionService(repository, mine)
+            for station_id in ("HELD", "MINE", "ORPHAN"):
+                await connections.connected(station_id, Protocol.OCPP16, record_protocol=False)
+            await other.acquire("HELD", "ocpp1.6")  # connected to the other node now
+            await mine.release("ORPHAN")  # as if a crashed node's lease had expired
+            restarted = LeasedConnectionService(repository, mine)  # same node id, restarted
+            assert await restarted.reset_connections() == 2
+            stations = {s: await service.get_station(s) for s in ("HELD", "MINE", "ORPHAN")}
+            assert stations["HELD"].connection.connected
+            assert not stations["MINE"].connection.connected
+            assert not stations["ORPHAN"].connection.connected
+            assert await mine.live_station_ids() == {"HELD"}
+        finally:
+            await other.close()
+            await mine.close()
+            await repository.close()
+
+    asyncio.run(go())
+
+
+def test_sweep_stores_expired_stations_disconnected(db_url: str) -> None:
+    async def go() -> None:
+        repository = await open_repository(db_url)
+        dead = await LeaseStore.open(db_url, "dead", ttl=0.2)
+        alive = await LeaseStore.open(db_url, "alive")
+        try:
+            service = StationService(repository)
+            await service.create_station({"id": "S1", "protocol": "ocpp1.6"})
+            await LeasedConnectionService(repository, dead).connected(
+                "S1", Protocol.OCPP16, record_protocol=False
+            )
+            sweeper = LeasedConnectionService(repository, alive)
+
+            async def swept() -> bool:
+                return await sweeper.sweep() == 1
+
+            await until(swept, what="the expired lease to be swept")
+            assert not (await service.get_station("S1")).connection.connected
+        finally:
+            await dead.close()
+            await alive.close()
+            await repository.close()
+
+    asyncio.run(go())
+
+
+def test_cluster_migrations_are_their_own(db_url: str) -> None:
+    async def go() -> None:
+        for _ in range(2):  # a second opening finds the schema current
+            store = await LeaseStore.open(db_url, "a")
+            await store.close()
+
+    asyncio.run(go())
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT version, description FROM evcharge_cluster_migrations ORDER BY version"
+        ).fetchall()
+        assert rows == [(n + 1, m.description) for n, m in enumerate(MIGRATIONS)]
+        conn.execute(
+            "INSERT INTO evcharge_cluster_migrations (version, description)"
+            " VALUES (99, 'from the future')"
+        )
+        conn.commit()
+
+    async def newer() -> None:
+        await LeaseStore.open(db_url, "a")
+
+    from evcharge_core.errors import StorageError
+
+    with pytest.raises(StorageError, match="version 99"):
+        asyncio.run(newer())
+
+
+def test_a_racing_disconnection_is_undone_at_the_next_renewal(db_url: str) -> None:
+    async def go() -> None:
+        repository = await open_repository(db_url)
+        mine = await LeaseStore.open(db_url, "me")
+        other = await LeaseStore.open(db_url, "other")
+        try:
+            service = StationService(repository)
+            for station_id in ("S1", "S2"):
+                await service.create_station({"id": station_id, "protocol": "ocpp1.6"})
+            connections = LeasedConnectionService(repository, mine)
+            for station_id in ("S1", "S2"):
+                await connections.connected(station_id, Protocol.OCPP16, record_protocol=False)
+            # Another process, closing the stations' old connections, wrote them disconnected
+            # after they connected here; S2 has since moved on to that other process.
+            await LeasedConnectionService(repository, other).store_disconnected(["S1", "S2"])
+            await other.acquire("S2", "ocpp1.6")
+            connections.forget("S2")
+            assert await connections.confirm_recent() == 1
+            assert (await service.get_station("S1")).connection.connected
+            assert not (await service.get_station("S2")).connection.connected
+            assert await connections.confirm_recent() == 0  # only once per lease taken
+        finally:
+            await mine.close()
+            await other.close()
+            await repository.close()
+
+    asyncio.run(go())
