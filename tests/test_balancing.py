@@ -710,3 +710,44 @@ def test_a_station_moved_to_another_area_leaves_the_first_one() -> None:
         await balancer.aclose()
 
     run(test())
+
+
+def test_an_inactive_balancer_sends_nothing_until_activated_then_sends_everyone() -> None:
+    """A cluster's followers: events are ignored; taking the role sends every limit (as
+    after a restart); losing it forgets what was computed."""
+
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        a = _station("A", _connector("A", 1, ac3, 32))
+        repository = await _repository(a)
+        commands = FakeCommands()
+        events: list[Event] = []
+        bus = LocalEventBus()
+        bus.subscribe(events.append)
+        balancer = Balancer(
+            repository,
+            commands,  # type: ignore[arg-type]
+            events=bus,
+            clock=lambda: T0,
+            active=False,
+        )
+        await _start(repository, _session("A", "1", 0))
+        balancer.on_event(TransactionStarted("A", "1", 1, "TAG", T0))
+        assert await balancer.recompute("depot") is None
+        await asyncio.sleep(0)
+        assert commands.sent == []
+        balancer.set_active(True)
+        for _ in range(50):
+            if commands.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert commands.tx_limits("A") == [32]
+        assert balancer.allocations("depot") is not None
+        balancer.set_active(False)
+        assert balancer.allocations("depot") is None
+        balancer.on_event(TransactionStarted("A", "1", 1, "TAG", T0))
+        await asyncio.sleep(0.05)
+        assert len(commands.sent) == 1
+        await balancer.aclose()
+
+    run(test())

@@ -100,6 +100,7 @@ from .smart_charging import (
 )
 
 __all__ = [
+    "BALANCER_ROLE",
     "CHARGER_STACK_LEVEL",
     "STATION_MAX_PROFILE_ID",
     "TX_DEFAULT_PROFILE_ID_BASE",
@@ -144,6 +145,11 @@ def area_limit(area: Area) -> AreaLimit | None:
         power_w=area.output_limit_w,
         phase_voltage=area.phase_voltage,
     )
+
+
+BALANCER_ROLE: Final = "balancer"
+"""The cluster role (:meth:`evcharge_core.cluster.ClusterNode.hold_role`) of the process
+that balances every area when several gateway processes share a database."""
 
 
 # --- reading an area -------------------------------------------------------------------------
@@ -452,7 +458,8 @@ class _Tasks:
         if timer is not None:
             timer.cancel()
 
-    async def aclose(self) -> None:
+    def cancel_all(self) -> list[asyncio.Task[Any]]:
+        """Cancel every timer and task, and take no more; the tasks still to finish."""
         self.closed = True
         for timer in self.timers.values():
             timer.cancel()
@@ -460,6 +467,10 @@ class _Tasks:
         pending = [t for t in self.tasks if not t.done()]
         for task in pending:
             task.cancel()
+        return pending
+
+    async def aclose(self) -> None:
+        pending = self.cancel_all()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 
@@ -576,10 +587,10 @@ class ProfileSender:
 
     async def _send_area(self, area_id: str) -> None:
         async with self.repository.transaction() as tx:
-            found = await tx.stations.list(StationQuery(area_id=area_id, page_size=_PAGE))
-        for station in found.items:
-            if self.commands.is_connected(station.id):
-                await self.send_station(station.id)
+            stations = await _area_stations(tx, area_id)  # every page of them
+        for station_id in stations:
+            if self.commands.is_connected(station_id):
+                await self.send_station(station_id)
 
     async def send_charger(
         self, station_id: str, charger_id: str, *, previous: str | None = None
@@ -766,6 +777,10 @@ class Balancer:
     ``commands`` sends the TxProfiles (``None``: nothing is sent, every change counts as
     rejected); ``retry_after_s`` is how long a pinned connector waits before it is tried
     again.
+
+    ``active=False`` makes a balancer that ignores events until :meth:`activate`: with
+    several gateway processes (:mod:`evcharge_core.cluster`) only the one holding the
+    cluster's ``balancer`` role balances, so that no station is sent a limit twice.
     """
 
     def __init__(
@@ -776,6 +791,7 @@ class Balancer:
         events: EventSink | None = None,
         clock: Callable[[], datetime] = utc_now,
         retry_after_s: float = 60.0,
+        active: bool = True,
     ) -> None:
         from .bus import NullEventSink
 
@@ -784,6 +800,7 @@ class Balancer:
         self.events: EventSink = events if events is not None else NullEventSink()
         self.clock = clock
         self.retry_after_s = retry_after_s
+        self.active = active
         self._areas: dict[str, _AreaState] = {}
         self._station_areas: dict[str, str | None] = {}
         self._work = _Tasks()
@@ -809,7 +826,10 @@ class Balancer:
 
     def request(self, area_id: str) -> asyncio.Task[None] | None:
         """Recompute the area soon: now if no computation of it runs, else once more after
-        the running one (however many requests arrive meanwhile)."""
+        the running one (however many requests arrive meanwhile). ``None`` while the
+        balancer is not active."""
+        if not self.active:
+            return None
         state = self._areas.setdefault(area_id, _AreaState())
         if state.running is not None and not state.running.done():
             state.again = True
@@ -824,6 +844,21 @@ class Balancer:
             await asyncio.shield(task)
         return self.allocations(area_id)
 
+    def set_active(self, active: bool) -> None:
+        """Start balancing (every area is recomputed, which sends every connector its
+        limit, as after a restart) or stop (what was computed is forgotten: another
+        process balances now, and the allocations route computes from storage)."""
+        if active == self.active:
+            return
+        self.active = active
+        if active:
+            self._work.spawn(self.recompute_all())
+        else:
+            self._work.cancel_all()
+            self._work = _Tasks()
+            self._areas.clear()
+            self._station_areas.clear()
+
     async def recompute_all(self) -> None:
         """Recompute every area with an output limit (at start-up)."""
         async with self.repository.transaction() as tx:
@@ -837,6 +872,8 @@ class Balancer:
 
     def on_event(self, event: Event) -> None:
         """An event bus subscriber: request the computations the event calls for."""
+        if not self.active:
+            return
         if isinstance(event, AreaChanged | AreaDeleted):
             self.request(event.area_id)
         elif isinstance(event, ChargingProfileChanged | ChargingProfileAssigned):

@@ -92,7 +92,7 @@ from .adapters.websocket import (
     StationSession,
     WebsocketGateway,
 )
-from .balancing import Balancer, ProfileSender
+from .balancing import BALANCER_ROLE, Balancer, ProfileSender
 from .bootstrap import display_db_url, open_repository, resolve_db_url
 from .bus import LocalEventBus
 from .charging import ChargingService
@@ -339,8 +339,13 @@ def build_core(
     # works on every area with an output limit and leaves the others alone.
     profiles = ProfileSender(repository, commands, events=bus)
     bus.subscribe(profiles.on_event)
-    balancer = Balancer(repository, commands, events=bus)
+    # In a cluster every process sees every event; one process at a time balances (the
+    # cluster's "balancer" role), so that no station is sent a limit twice. Profiles go out
+    # from the process holding the station's websocket (ProfileSender skips the others).
+    balancer = Balancer(repository, commands, events=bus, active=cluster is None)
     bus.subscribe(balancer.on_event)
+    if cluster is not None:
+        cluster.hold_role(BALANCER_ROLE, balancer.set_active)
     return Core(
         repository,
         bus,

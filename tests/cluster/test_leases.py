@@ -179,3 +179,36 @@ def test_a_racing_disconnection_is_undone_at_the_next_renewal(db_url: str) -> No
             await repository.close()
 
     asyncio.run(go())
+
+
+def test_a_cluster_role_is_held_by_one_node_at_a_time(db_url: str) -> None:
+    async def go() -> None:
+        a = await LeaseStore.open(db_url, "a")
+        b = await LeaseStore.open(db_url, "b")
+        dying = await LeaseStore.open(db_url, "dying", ttl=0.2)
+        try:
+            assert await a.claim_role("balancer")
+            assert not await b.claim_role("balancer")
+            assert await a.claim_role("balancer")  # renewed: still a's
+            assert await b.claim_role("other")  # roles are apart
+            await b.release_role("balancer")  # not b's: nothing happens
+            assert not await b.claim_role("balancer")
+            await a.release_role("balancer")
+            assert await b.claim_role("balancer")
+            assert not await a.claim_role("balancer")
+
+            # a node that stops renewing loses its role once its claim expires
+            assert await dying.claim_role("solo")
+            assert not await a.claim_role("solo")
+
+            async def taken() -> bool:
+                return await a.claim_role("solo")
+
+            await until(taken, what="the dead node's role to expire")
+            assert not await dying.claim_role("solo")
+        finally:
+            await a.close()
+            await b.close()
+            await dying.close()
+
+    asyncio.run(go())

@@ -353,3 +353,28 @@ def test_a_message_that_cannot_be_read_does_not_stop_the_listener(db_url: str) -
                 )
 
     asyncio.run(go())
+
+
+def test_one_node_balances_and_another_takes_over_when_it_stops(db_url: str) -> None:
+    """Every node sees every event, so only the holder of the cluster's balancer role may
+    send TxProfiles; when it stops, another node takes the role (and balances)."""
+    make = _transport_factory("memory", db_url)
+
+    async def go() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            first = await stack.enter_async_context(node(db_url, "a", make, ttl=1.0))
+            b, cluster_b = await stack.enter_async_context(node(db_url, "b", make, ttl=1.0))
+            a, cluster_a = first
+            await until(
+                lambda: a.balancer.active or b.balancer.active, what="a node to take the role"
+            )
+            await asyncio.sleep(1.5)  # more than a time to live: the other never takes it
+            assert [a.balancer.active, b.balancer.active].count(True) == 1
+            assert (cluster_a.roles_held | cluster_b.roles_held) == {"balancer"}
+            leader, other = (a, b) if a.balancer.active else (b, a)
+            # a follower ignores events: it computes nothing, so it sends nothing
+            assert other.balancer.request("any-area") is None
+            await (cluster_a if leader is a else cluster_b).aclose()  # releases the role
+            await until(lambda: other.balancer.active, what="the other node to take the role")
+
+    asyncio.run(go())

@@ -177,6 +177,29 @@ class LeaseStore:
             kept.update(str(row[0]) for row in rows)
         return set(wanted) - kept
 
+    async def claim_role(self, role: str) -> bool:
+        """Take or renew the cluster-wide ``role`` for this node, for ``ttl`` seconds:
+        ``True`` if this node holds it now, ``False`` while another node's claim lives."""
+        rows = await self._rows(
+            "claim a cluster role",
+            b"INSERT INTO evcharge_cluster_roles AS r (role, node_id, expires_at)"
+            b" VALUES (%(r)s, %(n)s, now() + make_interval(secs => %(ttl)s))"
+            b" ON CONFLICT (role) DO UPDATE"
+            b" SET node_id = EXCLUDED.node_id, expires_at = EXCLUDED.expires_at"
+            b" WHERE r.node_id = EXCLUDED.node_id OR r.expires_at <= now()"
+            b" RETURNING node_id",
+            {"r": role, "n": self.node_id, "ttl": self.ttl},
+        )
+        return bool(rows)
+
+    async def release_role(self, role: str) -> None:
+        """Give ``role`` up at once (another node may claim it at its next round)."""
+        await self._rows(
+            "release a cluster role",
+            b"DELETE FROM evcharge_cluster_roles WHERE role = %s AND node_id = %s",
+            (role, self.node_id),
+        )
+
     async def holder(self, station_id: str) -> Lease | None:
         """The station's live lease, if it has one."""
         rows = await self._rows(

@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -385,6 +385,9 @@ class ClusterNode:
         self._outbox: list[dict[str, Any]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._roles: dict[str, list[Callable[[bool], None]]] = {}
+        self.roles_held: set[str] = set()
+        """The cluster-wide roles this node holds now (see :meth:`hold_role`)."""
 
     # --- wiring --------------------------------------------------------------------------
 
@@ -400,12 +403,45 @@ class ClusterNode:
         self.gateway = gateway
         return RoutedSessions(self, gateway)
 
+    def hold_role(self, role: str, callback: Callable[[bool], None]) -> None:
+        """Compete for the cluster-wide ``role``, held by one live node at a time: the node
+        claims it at :meth:`start` and at each renewal round; ``callback(True)`` when this
+        node takes it, ``callback(False)`` when it loses it (a renewal that failed: the
+        database is unreachable, so another node may take it once the claim expires). A
+        dead node's role passes to another within the lease time to live plus a round."""
+        self._roles.setdefault(role, []).append(callback)
+        if self._started:  # claim now rather than at the next round
+            self._spawn(self.claim_roles())
+
+    async def claim_roles(self) -> None:
+        """One round of claims of the roles of :meth:`hold_role`."""
+        for role, callbacks in self._roles.items():
+            try:
+                held = await self.leases.claim_role(role)
+            except StorageError as error:
+                logger.warning("claiming the cluster role %s failed: %s", role, error)
+                held = False
+            if held == (role in self.roles_held):
+                continue
+            if held:
+                logger.info("node %s now holds the cluster role %s", self.node_id, role)
+                self.roles_held.add(role)
+            else:
+                logger.info("node %s no longer holds the cluster role %s", self.node_id, role)
+                self.roles_held.discard(role)
+            for callback in callbacks:
+                try:
+                    callback(held)
+                except Exception:
+                    logger.exception("a callback of the cluster role %s failed", role)
+
     # --- life cycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Receive messages and renew leases until :meth:`aclose`."""
+        """Receive messages, claim roles and renew leases until :meth:`aclose`."""
         await self.transport.start(self.node_id, self)
         self._started = True
+        await self.claim_roles()
         self._renewer = asyncio.get_running_loop().create_task(self._renew_loop())
 
     async def aclose(self) -> None:
@@ -417,6 +453,12 @@ class ClusterNode:
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
         self._started = False
+        for role in sorted(self.roles_held):
+            try:
+                await self.leases.release_role(role)
+            except StorageError as error:
+                logger.warning("releasing the cluster role %s failed: %s", role, error)
+        self.roles_held.clear()
         await self.transport.close()
         for task in list(self._tasks):
             task.cancel()
@@ -441,6 +483,7 @@ class ClusterNode:
                     await self.leases.sweep_payloads()
             except StorageError as error:
                 logger.warning("renewing station leases failed: %s", error)
+            await self.claim_roles()
 
     async def renew(self) -> None:
         """One renewal round: renew this node's leases, close the stations it lost, delete

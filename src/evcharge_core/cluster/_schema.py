@@ -50,6 +50,16 @@ MIGRATIONS: Final = (
             )""",
         ),
     ),
+    Migration(
+        "cluster-wide roles held by one node at a time (the load balancer)",
+        (
+            """CREATE TABLE evcharge_cluster_roles (
+                role text COLLATE "C" PRIMARY KEY,
+                node_id text NOT NULL,
+                expires_at timestamptz NOT NULL
+            )""",
+        ),
+    ),
 )
 """The cluster schema's steps, oldest first."""
 
