@@ -153,6 +153,11 @@ def test_commands_and_events_cross_nodes(db_url: str, kind: str) -> None:
     asyncio.run(go())
 
 
+async def _holder_is(node: ClusterNode, station_id: str, node_id: str) -> bool:
+    lease = await node.leases.holder(station_id)
+    return lease is not None and lease.node_id == node_id
+
+
 def test_a_station_connecting_elsewhere_takes_its_lease_over(db_url: str) -> None:
     make = _transport_factory("postgres", db_url)
 
@@ -160,9 +165,7 @@ def test_a_station_connecting_elsewhere_takes_its_lease_over(db_url: str) -> Non
         await create(db_url, "ST1")
         async with node(db_url, "a", make) as (a, na), node(db_url, "b", make) as (b, nb):
             async with RawStation(url_of(a, "ST1"), answers) as first:
-                lease = await na.leases.holder("ST1")
-                assert lease is not None
-                assert lease.node_id == "a"
+                await until(lambda: _holder_is(na, "ST1", "a"), what="a's lease on ST1")
                 async with RawStation(url_of(b, "ST1"), answers):
                     await asyncio.wait_for(first.closed.wait(), 30)  # a closed its socket
                     lease = await nb.leases.holder("ST1")
@@ -191,6 +194,8 @@ def test_a_lease_lost_at_renewal_closes_the_socket(db_url: str) -> None:
         await create(db_url, "ST1")
         async with node(db_url, "a", make) as (a, na):
             async with RawStation(url_of(a, "ST1"), answers) as station:
+                # the lease is taken just after the handshake
+                await until(lambda: _holder_is(na, "ST1", "a"), what="a's lease on ST1")
                 async with na.leases.pool.connection() as conn:
                     await conn.execute("UPDATE evcharge_station_leases SET node_id = 'elsewhere'")
                 await na.renew()

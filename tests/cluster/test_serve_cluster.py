@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from evcharge_core.cluster import MIGRATIONS
 from evcharge_core.serve import build_parser, run
 from tests import postgres
 
@@ -62,6 +63,6 @@ def test_postgresql_defaults_to_the_postgres_bus(
     assert "Cluster: node gw7, bus postgres" in output
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT max(version) FROM evcharge_cluster_migrations").fetchone()
-    assert row == (1,)
+    assert row == (len(MIGRATIONS),)
     output = asyncio.run(_serve_briefly([*common, "--bus", "local"], capsys))
     assert "Cluster:" not in output

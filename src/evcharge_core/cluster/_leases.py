@@ -108,9 +108,12 @@ class LeaseStore:
 
     async def _rows(self, doing: str, query: bytes, params: Any = None) -> list[tuple[Any, ...]]:
         """Run one statement; a pooled connection found broken (the server restarted, the
-        session was ended) is replaced and the statement sent once more: every statement
-        here may run twice."""
-        for attempt in (1, 2):
+        session was ended) is dropped and the statement sent again on another, until one
+        that is not broken answers: after a restart every pooled connection may be broken
+        (the pool drops each one returned broken), so every statement here may run up to
+        the pool's size plus one times."""
+        attempts = self.pool.max_size + 1
+        for attempt in range(1, attempts + 1):
             conn: AsyncConnection[Any] | None = None
             try:
                 async with self.pool.connection() as conn:
@@ -119,7 +122,7 @@ class LeaseStore:
                         return []
                     return await cursor.fetchall()
             except (PoolTimeout, psycopg.Error) as exc:
-                if attempt == 1 and conn is not None and conn.broken:
+                if attempt < attempts and conn is not None and conn.broken:
                     continue
                 raise StorageError(f"{self.shown}: cannot {doing}: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
