@@ -236,12 +236,22 @@ class PostgresTransport(_Spawner):
         except ValueError:
             logger.warning("cluster listener: a notification that is not JSON, ignored")
             return
+        # Anything may be sent on these channels (a newer version, a hand-typed NOTIFY):
+        # an error here would end the listener, and the node would hear nothing more.
+        if not isinstance(message, dict):
+            logger.warning("cluster listener: a notification that is not an object, ignored")
+            return
         if "ref" in message:
-            self.spawn(self._dispatch_stored(int(message["ref"])))
+            try:
+                ref = int(message["ref"])
+            except (TypeError, ValueError):
+                logger.warning("cluster listener: a notification with a bad ref, ignored")
+                return
+            self.spawn(self._dispatch_stored(ref))
             return
         self._handle_safely(message)
 
-    def _handle_safely(self, message: dict[str, Any]) -> None:
+    def _handle_safely(self, message: Any) -> None:
         try:
             self._handle(message)
         except Exception:  # a message this node cannot read must not stop the listener
@@ -253,8 +263,14 @@ class PostgresTransport(_Spawner):
         except StorageError:
             logger.exception("cluster listener: cannot read stored message %d", ref)
             return
-        if payload is not None:
-            self._handle_safely(json.loads(payload))
+        if payload is None:
+            return
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            logger.warning("cluster listener: stored message %d is not JSON, ignored", ref)
+            return
+        self._handle_safely(message)
 
     def _handle(self, message: dict[str, Any]) -> None:
         inbox = self._inbox
