@@ -117,7 +117,8 @@ def test_an_unexpected_error_in_a_round_does_not_stop_the_renewals() -> None:
         await node.start()
         try:
             await until(lambda: failures >= 3, what="rounds after a failed one")
-            assert node._renewer is not None and not node._renewer.done()
+            assert node._renewer is not None
+            assert not node._renewer.done()
             assert leases.claims.count("balancer") >= 3  # the role is still renewed
         finally:
             await node.aclose()
