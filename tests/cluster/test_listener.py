@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from evcharge_core.cluster import LeaseStore, PostgresTransport
+from evcharge_core.errors import StorageError
 from tests import postgres
 from tests.cluster.harness import until
 
@@ -108,5 +109,28 @@ def test_a_listening_connection_dropped_silently_is_replaced(db_url: str) -> Non
             await leases.close()
             with contextlib.suppress(Exception):
                 await proxy.close()
+
+    asyncio.run(go())
+
+
+def test_a_listener_that_cannot_start_stops_trying(db_url: str) -> None:
+    """start() gives up on a database it cannot LISTEN on; nothing keeps trying behind."""
+
+    async def go() -> None:
+        leases = await LeaseStore.open(db_url, "a")
+        parts = urlsplit(db_url)
+        missing = urlunsplit(
+            (parts.scheme, parts.netloc, parts.path + "_missing", parts.query, parts.fragment)
+        )
+        transport = PostgresTransport(missing, leases)
+        try:
+            with pytest.raises(StorageError, match="LISTEN"):
+                await transport.start("a", Heard())
+            listener = transport._listener
+            assert listener is not None
+            assert listener.done()  # not connecting again every 5 s for ever
+        finally:
+            await transport.close()
+            await leases.close()
 
     asyncio.run(go())

@@ -214,6 +214,7 @@ class PostgresTransport(_Spawner):
         await asyncio.wait({ready, self._listener}, timeout=15, return_when="FIRST_COMPLETED")
         if not self._ready.is_set():
             ready.cancel()
+            await self.close()  # or the listener would go on trying, unowned
             raise StorageError(f"{self.shown}: cannot LISTEN for the cluster's messages")
 
     async def _listen(self) -> None:
