@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -12,6 +13,8 @@ import pytest
 from evcharge_core.bootstrap import open_repository
 from evcharge_core.cluster import MIGRATIONS, LeasedConnectionService, LeaseStore
 from evcharge_core.domain.values import Protocol
+from evcharge_core.errors import StorageError
+from evcharge_core.ports import Repository
 from evcharge_core.service import StationService
 from tests import postgres
 from tests.cluster.harness import until
@@ -210,5 +213,87 @@ def test_a_cluster_role_is_held_by_one_node_at_a_time(db_url: str) -> None:
             await a.close()
             await b.close()
             await dying.close()
+
+    asyncio.run(go())
+
+
+class Outage:
+    """A repository whose next ``failures`` transactions cannot start (the database is
+    briefly away)."""
+
+    def __init__(self, inner: Repository) -> None:
+        self.inner = inner
+        self.failures = 0
+
+    def transaction(self) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise StorageError("the database is away")
+        return self.inner.transaction()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_sweep_that_cannot_store_tries_again_at_the_next_round(db_url: str) -> None:
+    """The expired leases are deleted before their stations are stored disconnected: when
+    storing fails, the next sweep must still store them (no lease is left to find them)."""
+
+    async def go() -> None:
+        repository = await open_repository(db_url)
+        dead = await LeaseStore.open(db_url, "dead", ttl=0.2)
+        alive = await LeaseStore.open(db_url, "alive")
+        try:
+            service = StationService(repository)
+            for station_id in ("S1", "S2"):
+                await service.create_station({"id": station_id, "protocol": "ocpp1.6"})
+                await LeasedConnectionService(repository, dead).connected(
+                    station_id, Protocol.OCPP16, record_protocol=False
+                )
+            outage = Outage(repository)
+            sweeper = LeasedConnectionService(cast(Repository, outage), alive)
+            await until(
+                lambda: _expired(alive, {"S1", "S2"}), what="the leases to expire", limit=60
+            )
+            outage.failures = 1
+            with pytest.raises(StorageError):
+                await sweeper.sweep()
+            assert await alive.live_station_ids() == set()  # the leases are gone already
+            assert await sweeper.sweep() == 2
+            for station_id in ("S1", "S2"):
+                assert not (await service.get_station(station_id)).connection.connected
+        finally:
+            await dead.close()
+            await alive.close()
+            await repository.close()
+
+    asyncio.run(go())
+
+
+async def _expired(leases: LeaseStore, station_ids: set[str]) -> bool:
+    return not (await leases.live_station_ids() & station_ids)
+
+
+def test_a_racing_disconnection_is_undone_even_after_a_failed_round(db_url: str) -> None:
+    async def go() -> None:
+        repository = await open_repository(db_url)
+        mine = await LeaseStore.open(db_url, "me")
+        other = await LeaseStore.open(db_url, "other")
+        try:
+            service = StationService(repository)
+            await service.create_station({"id": "S1", "protocol": "ocpp1.6"})
+            outage = Outage(repository)
+            connections = LeasedConnectionService(cast(Repository, outage), mine)
+            await connections.connected("S1", Protocol.OCPP16, record_protocol=False)
+            await LeasedConnectionService(repository, other).store_disconnected(["S1"])
+            outage.failures = 1
+            with pytest.raises(StorageError):
+                await connections.confirm_recent()
+            assert await connections.confirm_recent() == 1
+            assert (await service.get_station("S1")).connection.connected
+        finally:
+            await mine.close()
+            await other.close()
+            await repository.close()
 
     asyncio.run(go())

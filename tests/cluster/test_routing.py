@@ -360,6 +360,28 @@ def test_a_message_that_cannot_be_read_does_not_stop_the_listener(db_url: str) -
     asyncio.run(go())
 
 
+def test_a_notification_of_another_shape_does_not_stop_the_listener(db_url: str) -> None:
+    """JSON that is not an object, or names a stored message wrongly: ignored, and the
+    node still hears the others (a dead listener would leave it deaf for good)."""
+    make = _transport_factory("postgres", db_url)
+
+    async def go() -> None:
+        await create(db_url, "ST1")
+        async with node(db_url, "a", make) as (a, na), node(db_url, "b", make) as (b, _):
+            seen_on_a: list[Event] = []
+            a.bus.subscribe(seen_on_a.append)
+            for odd in ("1", "null", '"ref"', '["ref"]', '{"ref": "x"}', '{"ref": null}'):
+                await na.leases.notify("evcharge_events", odd)
+            async with RawStation(url_of(b, "ST1"), answers):
+                await until(
+                    lambda: any(isinstance(e, StationConnected) for e in seen_on_a),
+                    what="b's events on a",
+                )
+                assert await a.commands.reset("ST1", "Soft") == "Accepted"
+
+    asyncio.run(go())
+
+
 def test_one_node_balances_and_another_takes_over_when_it_stops(db_url: str) -> None:
     """Every node sees every event, so only the holder of the cluster's balancer role may
     send TxProfiles; when it stops, another node takes the role (and balances)."""

@@ -291,6 +291,7 @@ class LeasedConnectionService(ConnectionService):
         self._held: dict[str, int] = {}
         self._counter = itertools.count(1)
         self._recent: dict[str, int] = {}
+        self._unswept: set[str] = set()
 
     def held(self) -> dict[str, int]:
         """The stations whose lease this process took, with a number that changes each time
@@ -353,20 +354,25 @@ class LeasedConnectionService(ConnectionService):
         now = self.clock()
         for start in range(0, len(wanted), _PAGE):
             chunk = wanted[start : start + _PAGE]
-            async with self.repository.transaction() as tx:
-                found = await tx.stations.get_many(chunk)
-                changed = [
-                    attrs.evolve(
-                        s,
-                        connection=attrs.evolve(
-                            s.connection, connected=True, connected_since=now, last_seen=now
-                        ),
-                    )
-                    for s in found.values()
-                    if not s.connection.connected
-                ]
-                if changed:
-                    await tx.stations.save_many(changed)
+            try:
+                async with self.repository.transaction() as tx:
+                    found = await tx.stations.get_many(chunk)
+                    changed = [
+                        attrs.evolve(
+                            s,
+                            connection=attrs.evolve(
+                                s.connection, connected=True, connected_since=now, last_seen=now
+                            ),
+                        )
+                        for s in found.values()
+                        if not s.connection.connected
+                    ]
+                    if changed:
+                        await tx.stations.save_many(changed)
+            except BaseException:  # check the rest again at the next round
+                for station_id in wanted[start:]:
+                    self._recent.setdefault(station_id, recent[station_id])
+                raise
             fixed += len(changed)
         if fixed:
             logger.info("stored %d stations connected again after a racing write", fixed)
@@ -397,14 +403,19 @@ class LeasedConnectionService(ConnectionService):
         """Delete expired leases (a dead process's) and store their stations disconnected,
         unless they took a lease again meanwhile; how many were stored."""
         expired = await self.leases.expire()
-        if not expired:
+        # The leases are deleted now: stations not stored yet (a failed round) are kept
+        # here for the next one, as no lease is left to find them by.
+        self._unswept.update(expired)
+        if not self._unswept:
             return 0
+        pending = sorted(self._unswept)
         live = await self.leases.live_station_ids()
-        count = await self.store_disconnected([s for s in expired if s not in live])
+        count = await self.store_disconnected([s for s in pending if s not in live])
+        self._unswept.difference_update(pending)
         logger.info(
             "%d station leases expired (a process stopped renewing them); %d stations stored "
             "disconnected",
-            len(expired),
+            len(pending),
             count,
         )
         return count

@@ -415,7 +415,8 @@ class ClusterNode:
 
     async def claim_roles(self) -> None:
         """One round of claims of the roles of :meth:`hold_role`."""
-        for role, callbacks in self._roles.items():
+        # A role may be asked for while this round awaits the database: go over a copy.
+        for role, callbacks in list(self._roles.items()):
             try:
                 held = await self.leases.claim_role(role)
             except StorageError as error:
@@ -483,7 +484,12 @@ class ClusterNode:
                     await self.leases.sweep_payloads()
             except StorageError as error:
                 logger.warning("renewing station leases failed: %s", error)
-            await self.claim_roles()
+            except Exception:  # a bug in one round must not end the renewals (and roles)
+                logger.exception("a round of station lease renewals failed")
+            try:
+                await self.claim_roles()
+            except Exception:
+                logger.exception("a round of cluster role claims failed")
 
     async def renew(self) -> None:
         """One renewal round: renew this node's leases, close the stations it lost, delete
@@ -498,7 +504,11 @@ class ClusterNode:
         for station_id in lost:
             if connections.still_held(station_id, held[station_id]):
                 logger.info("station %s: lease lost; closing its connection here", station_id)
-                await self._close_stale(station_id)
+                # Closing waits for the station's closing handshake (seconds for one that
+                # went away): in the background, so the round renews the other leases and
+                # the roles in time.
+                connections.forget(station_id)
+                self._spawn(self._close_stale(station_id))
         await connections.sweep()
         await connections.confirm_recent()
 

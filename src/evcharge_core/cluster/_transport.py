@@ -15,7 +15,9 @@ Adapters, on existing engines only:
   share (no other service to run). A notification carries at most 8000 bytes; larger
   messages are stored in ``evcharge_cluster_payloads`` and the notification names their row
   (rows are deleted after five minutes). PostgreSQL cannot say whether anyone listens, so a
-  request to a dead node ends by timeout;
+  request to a dead node ends by timeout. The listening connection is checked every
+  ``LISTEN_CHECK`` seconds (30) and replaced when it does not answer (one dropped silently
+  on the way hears nothing more); messages sent to a node while it listens again are lost;
 * :class:`NatsTransport`: NATS core request/reply and subjects (``nats-py``, the ``nats``
   extra). A request to a node that no longer listens fails at once (*no responders*).
 """
@@ -62,6 +64,10 @@ EVENTS_SUBJECT: Final = "evcharge.events"
 NOTIFY_LIMIT: Final = 7000
 """Bytes above which a PostgreSQL notification's message goes through the payload table
 (PostgreSQL's own limit is 8000)."""
+LISTEN_CHECK: Final = 30.0
+"""Seconds between two checks of the PostgreSQL bus's listening connection."""
+LISTEN_CHECK_TIMEOUT: Final = 10.0
+"""Seconds the listening connection has to answer a check before another replaces it."""
 
 
 class Unreachable(Exception):
@@ -194,6 +200,8 @@ class PostgresTransport(_Spawner):
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._stopping = asyncio.Event()
+        self.check_interval = LISTEN_CHECK
+        self.check_timeout = LISTEN_CHECK_TIMEOUT
 
     def _channel(self, node_id: str) -> str:
         return f"evcharge_node_{node_key(node_id)}"
@@ -206,6 +214,7 @@ class PostgresTransport(_Spawner):
         await asyncio.wait({ready, self._listener}, timeout=15, return_when="FIRST_COMPLETED")
         if not self._ready.is_set():
             ready.cancel()
+            await self.close()  # or the listener would go on trying, unowned
             raise StorageError(f"{self.shown}: cannot LISTEN for the cluster's messages")
 
     async def _listen(self) -> None:
@@ -218,15 +227,25 @@ class PostgresTransport(_Spawner):
                         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self._ready.set()
                     delay = 0.5
-                    async for note in conn.notifies():
-                        self._dispatch(note.payload)
+                    while True:
+                        async for note in conn.notifies(timeout=self.check_interval):
+                            self._dispatch(note.payload)
+                        # A connection dropped without a word (a firewall or NAT forgetting
+                        # an idle one) would never deliver again, and only sending on it
+                        # shows it: ask, and listen on another one without an answer.
+                        await asyncio.wait_for(conn.execute(b"SELECT 1"), self.check_timeout)
                 finally:
                     with contextlib.suppress(Exception):
                         await conn.close()
-            except psycopg.Error as exc:
+            except (psycopg.Error, TimeoutError) as exc:
                 if self._stopping.is_set():
                     return
-                logger.warning("cluster listener: %s; again in %.1f s", exc, delay)
+                problem = (
+                    "its connection did not answer a check"
+                    if isinstance(exc, TimeoutError)
+                    else str(exc)
+                )
+                logger.warning("cluster listener: %s; again in %.1f s", problem, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -236,12 +255,22 @@ class PostgresTransport(_Spawner):
         except ValueError:
             logger.warning("cluster listener: a notification that is not JSON, ignored")
             return
+        # Anything may be sent on these channels (a newer version, a hand-typed NOTIFY):
+        # an error here would end the listener, and the node would hear nothing more.
+        if not isinstance(message, dict):
+            logger.warning("cluster listener: a notification that is not an object, ignored")
+            return
         if "ref" in message:
-            self.spawn(self._dispatch_stored(int(message["ref"])))
+            try:
+                ref = int(message["ref"])
+            except (TypeError, ValueError):
+                logger.warning("cluster listener: a notification with a bad ref, ignored")
+                return
+            self.spawn(self._dispatch_stored(ref))
             return
         self._handle_safely(message)
 
-    def _handle_safely(self, message: dict[str, Any]) -> None:
+    def _handle_safely(self, message: Any) -> None:
         try:
             self._handle(message)
         except Exception:  # a message this node cannot read must not stop the listener
@@ -253,8 +282,14 @@ class PostgresTransport(_Spawner):
         except StorageError:
             logger.exception("cluster listener: cannot read stored message %d", ref)
             return
-        if payload is not None:
-            self._handle_safely(json.loads(payload))
+        if payload is None:
+            return
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            logger.warning("cluster listener: stored message %d is not JSON, ignored", ref)
+            return
+        self._handle_safely(message)
 
     def _handle(self, message: dict[str, Any]) -> None:
         inbox = self._inbox
