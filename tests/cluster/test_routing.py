@@ -402,6 +402,7 @@ def test_one_node_balances_and_another_takes_over_when_it_stops(db_url: str) -> 
             # a follower ignores events: it computes nothing, so it sends nothing
             assert other.balancer.request("any-area") is None
             await (cluster_a if leader is a else cluster_b).aclose()  # releases the role
+            assert not leader.balancer.active  # told before the role is given up
             await until(lambda: other.balancer.active, what="the other node to take the role")
 
     asyncio.run(go())

@@ -455,11 +455,16 @@ class ClusterNode:
             await asyncio.gather(self._flusher, return_exceptions=True)
         self._started = False
         for role in sorted(self.roles_held):
+            self.roles_held.discard(role)
+            for callback in list(self._roles.get(role, ())):  # stop acting on it first
+                try:
+                    callback(False)  # noqa: FBT003 - the callback's one argument
+                except Exception:
+                    logger.exception("a callback of the cluster role %s failed", role)
             try:
                 await self.leases.release_role(role)
             except StorageError as error:
                 logger.warning("releasing the cluster role %s failed: %s", role, error)
-        self.roles_held.clear()
         await self.transport.close()
         for task in list(self._tasks):
             task.cancel()
