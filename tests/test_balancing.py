@@ -751,3 +751,29 @@ def test_an_inactive_balancer_sends_nothing_until_activated_then_sends_everyone(
         await balancer.aclose()
 
     run(test())
+
+
+def test_a_pinned_connector_is_retried_even_while_events_keep_coming() -> None:
+    """The retry timer runs from the rejection: computations that follow (a meter value
+    every few seconds) must not push it back, or a busy area never retries."""
+
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 16))
+        repository = await _repository(a)
+        commands = FakeCommands()
+        commands.silent.add("A")
+        balancer, _ = _balancer(repository, commands)
+        balancer.retry_after_s = 0.1
+        await _start(repository, _session("A", "1", 0))
+        await balancer.recompute("depot")
+        assert balancer.allocations("depot").pinned == frozenset({"A-k1"})  # type: ignore[union-attr]
+        commands.silent.clear()
+        for _ in range(200):  # an event every 10 ms, ten times the retry's pace
+            if commands.tx_limits("A"):
+                break
+            await balancer.recompute("depot")
+            await asyncio.sleep(0.01)
+        assert commands.tx_limits("A") == [16]
+        await balancer.aclose()
+
+    run(test())

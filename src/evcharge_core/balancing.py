@@ -977,7 +977,9 @@ class Balancer:
                 now,
                 lambda: self._boundary(area_id),
             )
-        if state.pinned:
+        if state.pinned and ("retry", area_id) not in self._work.timers:
+            # From the first rejection, not the latest computation: an area computed more
+            # often than retry_after_s (meter values) would otherwise never retry.
             self._work.after(("retry", area_id), self.retry_after_s, lambda: self._retry(area_id))
 
     async def _send_changes(
