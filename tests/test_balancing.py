@@ -777,3 +777,100 @@ def test_a_pinned_connector_is_retried_even_while_events_keep_coming() -> None:
         await balancer.aclose()
 
     run(test())
+
+
+async def _settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0.01)
+
+
+def test_a_second_charger_turns_the_station_maximum_into_tx_defaults() -> None:
+    """A lone charger's profile is the station maximum (id 1, connector 0): once the
+    station gets a second charger, that cap would hold both; it is cleared and the profile
+    sent again as the first charger's TxDefaultProfile. Back to one charger, the reverse."""
+
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        a = _station("A", _connector("A", 1, ac3, 32), profile="day-night")
+        repository = await _repository(a)
+        commands = FakeCommands()
+        sender, _ = _sender(repository, commands)
+        await sender.send_station("A")
+        assert [(c, p["chargingProfileId"]) for _, c, p, _ in commands.sent] == [(0, 1)]
+        commands.sent.clear()
+        second = Charger(
+            id="A-ch2", evse_id=2, code="A-CH2", name="A 2",
+            connectors=(_connector("A", 2, ac3, 32),),
+        )  # fmt: skip
+        async with repository.transaction() as tx:
+            await tx.stations.save(attrs.evolve(a, chargers=(*a.chargers, second)))
+        sender.on_event(StationChanged("A"))
+        await _settle()
+        assert commands.cleared == [("A", 1)]
+        assert [(c, p["chargingProfileId"]) for _, c, p, _ in commands.sent] == [(1, 1001)]
+        assert {p["chargingProfilePurpose"] for _, _, p, _ in commands.sent} == {"TxDefaultProfile"}
+        commands.sent.clear()
+        commands.cleared.clear()
+        sender.on_event(StationChanged("A"))  # nothing changed: nothing sent
+        await _settle()
+        assert (commands.sent, commands.cleared) == ([], [])
+        async with repository.transaction() as tx:
+            await tx.stations.save(a)  # the second charger is deleted
+        sender.on_event(StationChanged("A"))
+        await _settle()
+        assert commands.cleared == [("A", 1001)]
+        assert [(c, p["chargingProfileId"]) for _, c, p, _ in commands.sent] == [(0, 1)]
+        await sender.aclose()
+
+    run(test())
+
+
+def test_a_station_moved_to_an_area_in_another_time_zone_is_sent_its_profile_again() -> None:
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 32), profile="day-night")
+        repository = await _repository(a)
+        async with repository.transaction() as tx:
+            await tx.areas.save(
+                Area(id="ny", name="NY", latitude=0, longitude=0, time_zone="America/New_York")
+            )
+        commands = FakeCommands()
+        sender, _ = _sender(repository, commands)
+        await sender.send_station("A")
+        [(_, _, berlin, _)] = commands.sent
+        assert berlin["chargingSchedule"]["startSchedule"].startswith("2026-05-31T22:00")
+        commands.sent.clear()
+        async with repository.transaction() as tx:
+            await tx.stations.save(attrs.evolve(a, area_id="ny"))
+        sender.on_event(StationChanged("A"))
+        await _settle()
+        [(_, _, new_york, _)] = commands.sent
+        assert new_york["chargingSchedule"]["startSchedule"].startswith("2026-06-01T04:00")
+        await sender.aclose()
+
+    run(test())
+
+
+def test_a_deleted_charger_has_its_profile_cleared_and_forgotten() -> None:
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        shared = _station("B", _connector("B", 1, ac3, 32), chargers=2, profile="day-night")
+        second = attrs.evolve(shared.chargers[1], connectors=(_connector("B", 2, ac3, 32),))
+        shared = attrs.evolve(shared, chargers=(shared.chargers[0], second))
+        repository = await _repository(shared)
+        commands = FakeCommands()
+        sender, _ = _sender(repository, commands)
+        await sender.send_station("B")
+        assert sorted(p["chargingProfileId"] for _, _, p, _ in commands.sent) == [1001, 1002]
+        assert sender.status("B-ch2") is not None
+        commands.sent.clear()
+        async with repository.transaction() as tx:
+            await tx.stations.save(attrs.evolve(shared, chargers=(shared.chargers[0],)))
+        sender.on_event(StationChanged("B"))
+        await _settle()
+        # B-ch1 is alone now: its TxDefaultProfile becomes the station maximum
+        assert sorted(commands.cleared) == [("B", 1001), ("B", 1002)]
+        assert [(c, p["chargingProfileId"]) for _, c, p, _ in commands.sent] == [(0, 1)]
+        assert sender.status("B-ch2") is None
+        await sender.aclose()
+
+    run(test())

@@ -9,8 +9,10 @@ Two application services follow the event bus, beside
 :meth:`CommandService.set_charging_profile
 <evcharge_core.commands.CommandService.set_charging_profile>`: when a charger is assigned a
 profile (or none: the former one is cleared), when a profile changes, when a station
-connects (or, if its boot configuration clears its profiles, once that is done), and again
-at the zone's next change of UTC offset (:attr:`ProfileRequest.resend_at
+connects (or, if its boot configuration clears its profiles, once that is done), when an
+operator's change to the station moves it (a charger added or deleted changes the purpose,
+another area the time zone), and again at the zone's next change of UTC offset
+(:attr:`ProfileRequest.resend_at
 <evcharge_core.smart_charging.ProfileRequest.resend_at>`). Each outcome is kept per charger
 (:meth:`ProfileSender.status`) and published as
 :class:`~evcharge_core.domain.events.ChargingProfileSent` or
@@ -78,6 +80,7 @@ from .domain.events import (
     MeterValuesReceived,
     StationChanged,
     StationConnected,
+    StationDeleted,
     TransactionEnded,
     TransactionStarted,
 )
@@ -511,9 +514,25 @@ class ProfileSendStatus:
     resend_at: datetime | None = None
 
 
+@attrs.frozen
+class _Placed:
+    """What a charger's profile was last put on its station as: the OCPP profile ids (they
+    follow from the charger's purpose) and the time zone its schedule was anchored in."""
+
+    station_id: str
+    profile_ids: tuple[int, ...]
+    zone: str
+
+
 class ProfileSender:
     """Sends chargers' charging profiles to their stations (see the module docstring).
-    Subscribe :meth:`on_event` to the event bus."""
+    Subscribe :meth:`on_event` to the event bus.
+
+    An operator's change to a station (:class:`~evcharge_core.domain.events.StationChanged`)
+    can change how a profile must be put on it: a second charger turns a lone charger's
+    station maximum into a TxDefaultProfile (and deleting it, the reverse), another area
+    may have another time zone. The sender remembers where each profile went and, for a
+    connected station, clears the ids no longer right and sends the profile again."""
 
     def __init__(
         self,
@@ -530,6 +549,8 @@ class ProfileSender:
         self.events: EventSink = events if events is not None else NullEventSink()
         self.clock = clock
         self._statuses: dict[str, ProfileSendStatus] = {}
+        self._placed: dict[str, _Placed] = {}
+        self._station_of: dict[str, str] = {}  # charger id -> station id, for the two above
         self._work = _Tasks()
 
     def status(self, charger_id: str) -> ProfileSendStatus | None:
@@ -549,6 +570,10 @@ class ProfileSender:
             self._work.spawn(self.send_profile(event.profile_id))
         elif isinstance(event, AreaChanged):  # its time zone may have changed
             self._work.spawn(self._send_area(event.area_id))
+        elif isinstance(event, StationChanged):  # its chargers or its area may have changed
+            self._work.spawn(self._station_changed(event.station_id))
+        elif isinstance(event, StationDeleted):
+            self._forget(event.station_id, keep=())
 
     async def aclose(self) -> None:
         await self._work.aclose()
@@ -585,6 +610,67 @@ class ProfileSender:
         for station_id, charger_id in users:
             await self.send_charger(station_id, charger_id)
 
+    def _forget(self, station_id: str, *, keep: Iterable[str]) -> list[_Placed]:
+        """Drop what is remembered of the station's chargers not in ``keep``; what they
+        had placed."""
+        kept = set(keep)
+        gone = [c for c, s in self._station_of.items() if s == station_id and c not in kept]
+        dropped = []
+        for charger_id in gone:
+            del self._station_of[charger_id]
+            self._statuses.pop(charger_id, None)
+            self._work.cancel(("resend", charger_id))
+            placed = self._placed.pop(charger_id, None)
+            if placed is not None:
+                dropped.append(placed)
+        return dropped
+
+    async def _station_changed(self, station_id: str) -> None:
+        """Put the station's profiles right after an operator's change (see the class
+        docstring); a station not connected here is sent them when it connects."""
+        async with self.repository.transaction() as tx:
+            station = await tx.stations.get(station_id)
+            area = None
+            if station is not None and station.area_id:
+                area = await tx.areas.get(station.area_id)
+        if station is None:
+            self._forget(station_id, keep=())
+            return
+        dropped = self._forget(station_id, keep=(c.id for c in station.chargers))
+        if not self.commands.is_connected(station_id):
+            return
+        zone = area.time_zone if area is not None else "UTC"
+        purpose = charger_profile_purpose(len(station.chargers))
+        in_use = self._ids_in_use(station_id)
+        for placed in dropped:  # a deleted charger's profile: off the station
+            error = await self._clear_ids(station_id, sorted(set(placed.profile_ids) - in_use))
+            if error is not None:
+                logger.warning("station %s: cannot clear a charging profile: %s", station_id, error)
+        for charger in station.chargers:
+            sent = self._placed.get(charger.id)
+            if charger.charging_profile_id is None or sent is None:
+                continue  # sent (or cleared) on assignment and on connection
+            ids = tuple(_charger_profile_ids(station, charger, purpose))
+            if sent.profile_ids != ids or sent.zone != zone:
+                await self.send_charger(station_id, charger.id)
+
+    def _ids_in_use(self, station_id: str, *, besides: str | None = None) -> set[int]:
+        """The profile ids the station's chargers (but ``besides``) were last sent."""
+        return {
+            profile_id
+            for charger_id, placed in self._placed.items()
+            if placed.station_id == station_id and charger_id != besides
+            for profile_id in placed.profile_ids
+        }
+
+    async def _clear_ids(self, station_id: str, ids: Iterable[int]) -> str | None:
+        try:
+            for profile_id in ids:
+                await self.commands.clear_charging_profile(station_id, profile_id=profile_id)
+        except EvchargeError as error:
+            return str(error) or type(error).__name__
+        return None
+
     async def _send_area(self, area_id: str) -> None:
         async with self.repository.transaction() as tx:
             stations = await _area_stations(tx, area_id)  # every page of them
@@ -610,24 +696,43 @@ class ProfileSender:
             if profile_id is not None:
                 profile = await tx.charging_profiles.get(profile_id)
             area = await tx.areas.get(station.area_id) if station.area_id else None
-        zone = _zone(area.time_zone) if area is not None else UTC
+        zone_name = area.time_zone if area is not None else "UTC"
+        zone = _zone(zone_name) if area is not None else UTC
         purpose = charger_profile_purpose(len(station.chargers))
+        ids = _charger_profile_ids(station, charger, purpose)
+        placed = self._placed.get(charger_id)
+        others = self._ids_in_use(station_id, besides=charger_id)
         error: str | None = None
         resend_at: datetime | None = None
         if profile is None:
-            if previous is None:
+            if previous is None and placed is None:
                 return None
-            error = await self._clear(station, charger, purpose)
+            former = set(ids) | set(placed.profile_ids if placed is not None else ())
+            error = await self._clear_ids(station_id, sorted(former - others))
+            if error is None:
+                self._placed.pop(charger_id, None)
         else:
             requests = _charger_requests(station, charger, profile, zone, now, purpose=purpose)
             error = await self._check_periods(station, requests)
-            for request in requests if error is None else []:
-                resend_at = request.resend_at
-                error = await _set_profile(self.commands, station, request.payload)
-                if error is not None:
-                    break
-        status = ProfileSendStatus(charger_id, profile_id, now, error is None, error, resend_at)
+            if error is None and placed is not None:
+                # put on the station under other ids (its purpose changed): those go first
+                stale = set(placed.profile_ids) - set(ids) - others
+                error = await self._clear_ids(station_id, sorted(stale))
+            if error is None:
+                error, resend_at = await self._put(station, requests)
+            if error is None:
+                self._placed[charger_id] = _Placed(station_id, tuple(ids), zone_name)
+        return self._report(
+            station_id,
+            ProfileSendStatus(charger_id, profile_id, now, error is None, error, resend_at),
+        )
+
+    def _report(self, station_id: str, status: ProfileSendStatus) -> ProfileSendStatus:
+        """Keep, publish and log the outcome of a send; arm the resend."""
+        charger_id, profile_id, error = status.charger_id, status.profile_id, status.error
+        now, resend_at = status.at, status.resend_at
         self._statuses[charger_id] = status
+        self._station_of[charger_id] = station_id
         if error is None:
             self.events.publish([ChargingProfileSent(station_id, charger_id, profile_id)])
         else:
@@ -648,6 +753,19 @@ class ProfileSender:
                 lambda: self._resend(station_id, charger_id),
             )
         return status
+
+    async def _put(
+        self, station: Station, requests: Sequence[ProfileRequest]
+    ) -> tuple[str | None, datetime | None]:
+        """Send the requests in order, up to the first not taken; why not, and when to send
+        them again."""
+        resend_at = None
+        for request in requests:
+            resend_at = request.resend_at
+            error = await _set_profile(self.commands, station, request.payload)
+            if error is not None:
+                return error, resend_at
+        return None, resend_at
 
     async def _check_periods(
         self, station: Station, requests: Sequence[ProfileRequest]
@@ -672,17 +790,6 @@ class ProfileSender:
 
     def _resend(self, station_id: str, charger_id: str) -> None:
         self._work.spawn(self.send_charger(station_id, charger_id))
-
-    async def _clear(
-        self, station: Station, charger: Charger, purpose: ProfilePurpose
-    ) -> str | None:
-        ids = _charger_profile_ids(station, charger, purpose)
-        try:
-            for profile_id in ids:
-                await self.commands.clear_charging_profile(station.id, profile_id=profile_id)
-        except EvchargeError as error:
-            return str(error) or type(error).__name__
-        return None
 
 
 _MAX_PERIODS_KEYS: Final = {
@@ -778,7 +885,7 @@ class Balancer:
     rejected); ``retry_after_s`` is how long a pinned connector waits before it is tried
     again.
 
-    ``active=False`` makes a balancer that ignores events until :meth:`activate`: with
+    ``active=False`` makes a balancer that ignores events until :meth:`set_active`: with
     several gateway processes (:mod:`evcharge_core.cluster`) only the one holding the
     cluster's ``balancer`` role balances, so that no station is sent a limit twice.
     """
