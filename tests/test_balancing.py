@@ -26,6 +26,7 @@ from evcharge_core.domain.allocation import AllocationState, Phase
 from evcharge_core.domain.events import (
     AllocationChanged,
     AllocationRejected,
+    AreaChanged,
     BootConfigured,
     ChargingProfileAssigned,
     ChargingProfileChanged,
@@ -871,6 +872,37 @@ def test_a_deleted_charger_has_its_profile_cleared_and_forgotten() -> None:
         assert sorted(commands.cleared) == [("B", 1001), ("B", 1002)]
         assert [(c, p["chargingProfileId"]) for _, c, p, _ in commands.sent] == [(0, 1)]
         assert sender.status("B-ch2") is None
+        await sender.aclose()
+
+    run(test())
+
+
+def test_an_area_change_resends_profiles_only_when_its_time_zone_changed() -> None:
+    """An area's output limit may be tuned often (demand response): its stations'
+    schedules do not depend on it, so nothing is sent again; a new time zone is."""
+
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 32), profile="day-night")
+        repository = await _repository(a)
+        commands = FakeCommands()
+        sender, _ = _sender(repository, commands)
+        await sender.send_station("A")
+        assert len(commands.sent) == 1
+        async with repository.transaction() as tx:
+            area = await tx.areas.get("depot")
+            assert area is not None
+            await tx.areas.save(attrs.evolve(area, output_limit_a=20))
+        sender.on_event(AreaChanged("depot"))
+        await _settle()
+        assert len(commands.sent) == 1
+        async with repository.transaction() as tx:
+            await tx.areas.save(attrs.evolve(area, time_zone="America/New_York"))
+        sender.on_event(AreaChanged("depot"))
+        await _settle()
+        assert len(commands.sent) == 2
+        assert commands.sent[-1][2]["chargingSchedule"]["startSchedule"].startswith(
+            "2026-06-01T04:00"
+        )
         await sender.aclose()
 
     run(test())

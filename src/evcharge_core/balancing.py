@@ -639,20 +639,26 @@ class ProfileSender:
         dropped = self._forget(station_id, keep=(c.id for c in station.chargers))
         if not self.commands.is_connected(station_id):
             return
-        zone = area.time_zone if area is not None else "UTC"
-        purpose = charger_profile_purpose(len(station.chargers))
         in_use = self._ids_in_use(station_id)
         for placed in dropped:  # a deleted charger's profile: off the station
             error = await self._clear_ids(station_id, sorted(set(placed.profile_ids) - in_use))
             if error is not None:
                 logger.warning("station %s: cannot clear a charging profile: %s", station_id, error)
+        # a charger not sent its profile yet is sent it on assignment and on connection
+        await self._refresh(station, area, unsent=False)
+
+    async def _refresh(self, station: Station, area: Area | None, *, unsent: bool) -> None:
+        """Send again the chargers' profiles that were put on the station under other ids
+        or in another time zone (``unsent``: and those not put on it yet)."""
+        zone = area.time_zone if area is not None else "UTC"
+        purpose = charger_profile_purpose(len(station.chargers))
         for charger in station.chargers:
             sent = self._placed.get(charger.id)
-            if charger.charging_profile_id is None or sent is None:
-                continue  # sent (or cleared) on assignment and on connection
+            if charger.charging_profile_id is None or (sent is None and not unsent):
+                continue
             ids = tuple(_charger_profile_ids(station, charger, purpose))
-            if sent.profile_ids != ids or sent.zone != zone:
-                await self.send_charger(station_id, charger.id)
+            if sent is None or sent.profile_ids != ids or sent.zone != zone:
+                await self.send_charger(station.id, charger.id)
 
     def _ids_in_use(self, station_id: str, *, besides: str | None = None) -> set[int]:
         """The profile ids the station's chargers (but ``besides``) were last sent."""
@@ -672,11 +678,15 @@ class ProfileSender:
         return None
 
     async def _send_area(self, area_id: str) -> None:
+        """After a change to the area: its stations' profiles whose time zone changed (not
+        on every change: an output limit tuned often would send every profile each time,
+        ahead of the balancer's new limits on the same stations)."""
         async with self.repository.transaction() as tx:
+            area = await tx.areas.get(area_id)
             stations = await _area_stations(tx, area_id)  # every page of them
-        for station_id in stations:
-            if self.commands.is_connected(station_id):
-                await self.send_station(station_id)
+        for station in stations.values():
+            if self.commands.is_connected(station.id):
+                await self._refresh(station, area, unsent=True)
 
     async def send_charger(
         self, station_id: str, charger_id: str, *, previous: str | None = None
