@@ -33,13 +33,15 @@ from evcharge_core.domain.events import (
     ChargingProfileRejected,
     ChargingProfileSent,
     Event,
+    MeterValuesReceived,
     StationChanged,
     StationConnected,
+    TransactionEnded,
     TransactionStarted,
 )
 from evcharge_core.domain.model import Area, BootConfiguration, Charger, Connector, Station
 from evcharge_core.domain.profiles import RateUnit, parse_profile
-from evcharge_core.domain.transactions import MeterSample, Transaction
+from evcharge_core.domain.transactions import MeterSample, Transaction, TransactionState
 from evcharge_core.domain.values import (
     ConnectorFormat,
     ConnectorStandard,
@@ -904,5 +906,67 @@ def test_an_area_change_resends_profiles_only_when_its_time_zone_changed() -> No
             "2026-06-01T04:00"
         )
         await sender.aclose()
+
+    run(test())
+
+
+def test_a_computation_reads_the_meter_values_only_of_sessions_that_got_new_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A session's meter values grow all along (hours of samples): reading every session's
+    at every computation, that is at every meter value of the area, made a computation cost
+    the area's whole history. The latest values are kept per session and read again only
+    after a MeterValuesReceived for it (or an explicit recompute)."""
+    from evcharge_core.adapters import memory
+
+    reads: list[tuple[str, str | None]] = []
+    original = memory._MemoryMeterValueStore.list
+
+    async def counting(self: Any, station_id: str, transaction_id: str | None) -> Any:
+        reads.append((station_id, transaction_id))
+        return await original(self, station_id, transaction_id)
+
+    monkeypatch.setattr(memory._MemoryMeterValueStore, "list", counting)
+
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        stations = [_station(s, _connector(s, 1, ac3, 32)) for s in "ABC"]
+        repository = await _repository(*stations)
+        commands = FakeCommands()
+        balancer, _ = _balancer(repository, commands)
+        await _start(repository, *(_session(s, str(n), n) for n, s in enumerate("ABC", 1)))
+
+        async def computed() -> None:
+            for _ in range(100):
+                task = balancer.request("depot")
+                if task is not None:
+                    await task
+                    return
+            raise AssertionError("no computation")
+
+        await balancer.recompute("depot")
+        assert sorted(reads) == [("A", "1"), ("B", "2"), ("C", "3")]
+        reads.clear()
+        balancer.on_event(TransactionStarted("A", "1", 1, "TAG", T0))  # no new values
+        await _settle()
+        await computed()
+        assert reads == []
+        samples = [MeterSample(T0, 3.2, "Current.Import", "A", p) for p in ("L1", "L2", "L3")]
+        async with repository.transaction() as tx:
+            await tx.meter_values.add("B", 1, "2", samples)
+        balancer.on_event(MeterValuesReceived("B", 1, "2", 3))
+        await _settle()
+        assert set(reads) == {("B", "2")}
+        assert commands.tx_limits("B")[-1] == 6  # the values were read: B draws 3.2 A
+        reads.clear()
+        balancer.on_event(TransactionEnded("C", "3", T0, None))
+        async with repository.transaction() as tx:
+            await tx.transactions.save(
+                attrs.evolve(_session("C", "3", 3), state=TransactionState.ENDED, stopped_at=T0)
+            )
+        await _settle()
+        await computed()
+        assert reads == []
+        await balancer.aclose()
 
     run(test())

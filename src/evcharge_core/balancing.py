@@ -44,6 +44,7 @@ force, nothing pinned): what ``evcharge areas allocations`` shows from the store
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -266,6 +267,60 @@ async def _active_sessions(tx: UnitOfWork, area_id: str) -> list[ChargingTransac
         page += 1
 
 
+_DRAW_MEASURANDS: Final = ("Current.Import", "Power.Active.Import")
+
+_SessionKey = tuple[str, str]
+
+
+def _latest_samples(samples: Sequence[MeterSample]) -> list[MeterSample]:
+    """What :func:`observed_draw` reads of a session's samples: for each measurand it
+    reads, the samples of the latest timestamp."""
+    latest: list[MeterSample] = []
+    for measurand in _DRAW_MEASURANDS:
+        relevant = [s for s in samples if s.measurand == measurand]
+        if relevant:
+            newest = max(s.timestamp for s in relevant)
+            latest.extend(s for s in relevant if s.timestamp == newest)
+    return latest
+
+
+class _DrawCache:
+    """An area's sessions' latest meter values (:func:`_latest_samples`), each valid while
+    its stamp is: the balancer stamps a session anew at each MeterValuesReceived for it,
+    and every session at an explicit :meth:`Balancer.recompute`. A session's samples grow
+    all along, so reading them all at every computation (that is, at every meter value in
+    the area) would cost the whole history of every session each time."""
+
+    def __init__(self, stamp: Callable[[_SessionKey], object]) -> None:
+        self.stamp = stamp
+        self.entries: dict[_SessionKey, tuple[object, list[MeterSample]]] = {}
+
+    def get(self, key: _SessionKey) -> list[MeterSample] | None:
+        entry = self.entries.get(key)
+        return entry[1] if entry is not None and entry[0] == self.stamp(key) else None
+
+    def keep(self, keys: Iterable[_SessionKey]) -> None:
+        """Forget the sessions not in ``keys`` (ended, or gone from the area)."""
+        kept = set(keys)
+        for key in [k for k in self.entries if k not in kept]:
+            del self.entries[key]
+
+
+async def _session_samples(
+    tx: UnitOfWork, session: ChargingTransaction, draws: _DrawCache | None
+) -> list[MeterSample]:
+    key = (session.station_id, session.transaction_id)
+    cached = draws.get(key) if draws is not None else None
+    if cached is not None:
+        return cached
+    stamp = draws.stamp(key) if draws is not None else None  # before reading: a newer
+    # MeterValuesReceived while reading leaves the entry stale, so it is read again
+    samples = _latest_samples(await tx.meter_values.list(*key))
+    if draws is not None:
+        draws.entries[key] = (stamp, samples)
+    return samples
+
+
 async def _read_area(
     repository: Repository,
     area: Area,
@@ -274,6 +329,7 @@ async def _read_area(
     *,
     in_force: Mapping[str, int],
     pinned: Iterable[str],
+    draws: _DrawCache | None = None,
 ) -> AreaView:
     started = time.perf_counter()
     zone = _zone(area.time_zone)
@@ -304,7 +360,7 @@ async def _read_area(
                     change = next_limit_change(profile, zone, now)
                     if change is not None and (next_change is None or change < next_change):
                         next_change = change
-            samples = await tx.meter_values.list(session.station_id, session.transaction_id)
+            samples = await _session_samples(tx, session, draws)
             wired = Phase[connector.phase.value]
             observed, power_type, phase = observed_draw(samples, connector.power_type, wired)
             status = connector.status.status if connector.status is not None else None
@@ -333,6 +389,8 @@ async def _read_area(
                 charger.evse_id,
                 session.transaction_id,
             )
+    if draws is not None:
+        draws.keep((s.station_id, s.transaction_id) for s in sessions)
     allocation = allocate(limit, loads)
     return AreaView(
         area.id,
@@ -879,6 +937,7 @@ def _charger_requests(
 
 @attrs.define
 class _AreaState:
+    draws: _DrawCache
     in_force: dict[str, int] = attrs.Factory(dict)
     pinned: set[str] = attrs.Factory(set)
     view: AreaView | None = None
@@ -921,6 +980,14 @@ class Balancer:
         self._areas: dict[str, _AreaState] = {}
         self._station_areas: dict[str, str | None] = {}
         self._work = _Tasks()
+        # what makes an area's cached meter values (_DrawCache) valid: a stamp per session
+        # from its last MeterValuesReceived, and an epoch that recompute() moves on
+        self._meter_stamps: dict[_SessionKey, int] = {}
+        self._stamps = itertools.count(1)
+        self._epoch = 0
+
+    def _draws(self) -> _DrawCache:
+        return _DrawCache(lambda key: (self._epoch, self._meter_stamps.get(key, 0)))
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -947,7 +1014,7 @@ class Balancer:
         balancer is not active."""
         if not self.active:
             return None
-        state = self._areas.setdefault(area_id, _AreaState())
+        state = self._areas.setdefault(area_id, _AreaState(self._draws()))
         if state.running is not None and not state.running.done():
             state.again = True
             return state.running
@@ -955,7 +1022,9 @@ class Balancer:
         return state.running
 
     async def recompute(self, area_id: str) -> AreaView | None:
-        """Recompute the area and wait until its changes were sent; the view."""
+        """Recompute the area and wait until its changes were sent; the view. Everything
+        is read again, including meter values stored without an event."""
+        self._epoch += 1
         task = self.request(area_id)
         if task is not None:
             await asyncio.shield(task)
@@ -975,6 +1044,7 @@ class Balancer:
             self._work = _Tasks()
             self._areas.clear()
             self._station_areas.clear()
+            self._meter_stamps.clear()
 
     async def recompute_all(self) -> None:
         """Recompute every area with an output limit (at start-up)."""
@@ -991,6 +1061,10 @@ class Balancer:
         """An event bus subscriber: request the computations the event calls for."""
         if not self.active:
             return
+        if isinstance(event, MeterValuesReceived) and event.transaction_id is not None:
+            self._meter_stamps[event.station_id, event.transaction_id] = next(self._stamps)
+        elif isinstance(event, TransactionEnded):
+            self._meter_stamps.pop((event.station_id, event.transaction_id), None)
         if isinstance(event, AreaChanged | AreaDeleted):
             self.request(event.area_id)
         elif isinstance(event, ChargingProfileChanged | ChargingProfileAssigned):
@@ -1033,7 +1107,7 @@ class Balancer:
                 self.request(former)
         if area_id is None:
             return
-        state = self._areas.setdefault(area_id, _AreaState())
+        state = self._areas.setdefault(area_id, _AreaState(self._draws()))
         if (reconnected or cleared) and state.view is not None:
             for connector_id, target in state.view.targets.items():
                 if target.station_id == station_id:
@@ -1072,7 +1146,13 @@ class Balancer:
             self._work.cancel(("boundary", area_id))
             return
         view = await _read_area(
-            self.repository, area, limit, now, in_force=state.in_force, pinned=state.pinned
+            self.repository,
+            area,
+            limit,
+            now,
+            in_force=state.in_force,
+            pinned=state.pinned,
+            draws=state.draws,
         )
         for gone in [c for c in state.in_force if c not in view.targets]:
             del state.in_force[gone]
