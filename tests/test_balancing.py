@@ -970,3 +970,30 @@ def test_a_computation_reads_the_meter_values_only_of_sessions_that_got_new_ones
         await balancer.aclose()
 
     run(test())
+
+
+def test_a_profile_the_station_did_not_take_is_sent_again_later() -> None:
+    """A send that times out (or is refused) is tried again after retry_after_s, doubling
+    up to an hour: otherwise a station that missed, say, the resend at a change of UTC
+    offset would run its schedule an hour off until it reconnects."""
+
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 32), profile="day-night")
+        repository = await _repository(a)
+        commands = FakeCommands()
+        commands.silent.add("A")
+        sender, _ = _sender(repository, commands)
+        sender.retry_after_s = 0.05
+        status = await sender.send_charger("A", "A-ch1")
+        assert status is not None
+        assert not status.accepted
+        commands.silent.clear()
+        for _ in range(200):
+            if commands.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert len(commands.sent) == 1
+        assert sender.status("A-ch1").accepted  # type: ignore[union-attr]
+        await sender.aclose()
+
+    run(test())

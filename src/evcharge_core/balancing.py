@@ -49,7 +49,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -599,6 +599,7 @@ class ProfileSender:
         *,
         events: EventSink | None = None,
         clock: Callable[[], datetime] = utc_now,
+        retry_after_s: float = 60.0,
     ) -> None:
         from .bus import NullEventSink
 
@@ -606,7 +607,11 @@ class ProfileSender:
         self.commands = commands
         self.events: EventSink = events if events is not None else NullEventSink()
         self.clock = clock
+        self.retry_after_s = retry_after_s
+        """How long after a send the station did not take it is tried again; doubled at
+        each failure in a row, up to an hour."""
         self._statuses: dict[str, ProfileSendStatus] = {}
+        self._failures: dict[str, int] = {}  # charger id -> failed sends in a row
         self._placed: dict[str, _Placed] = {}
         self._station_of: dict[str, str] = {}  # charger id -> station id, for the two above
         self._work = _Tasks()
@@ -677,6 +682,7 @@ class ProfileSender:
         for charger_id in gone:
             del self._station_of[charger_id]
             self._statuses.pop(charger_id, None)
+            self._failures.pop(charger_id, None)
             self._work.cancel(("resend", charger_id))
             placed = self._placed.pop(charger_id, None)
             if placed is not None:
@@ -772,6 +778,7 @@ class ProfileSender:
         others = self._ids_in_use(station_id, besides=charger_id)
         error: str | None = None
         resend_at: datetime | None = None
+        retry = True
         if profile is None:
             if previous is None and placed is None:
                 return None
@@ -782,6 +789,7 @@ class ProfileSender:
         else:
             requests = _charger_requests(station, charger, profile, zone, now, purpose=purpose)
             error = await self._check_periods(station, requests)
+            retry = error is None  # too many periods: only a change to the profile helps
             if error is None and placed is not None:
                 # put on the station under other ids (its purpose changed): those go first
                 stale = set(placed.profile_ids) - set(ids) - others
@@ -793,12 +801,27 @@ class ProfileSender:
         return self._report(
             station_id,
             ProfileSendStatus(charger_id, profile_id, now, error is None, error, resend_at),
+            retry=retry,
         )
 
-    def _report(self, station_id: str, status: ProfileSendStatus) -> ProfileSendStatus:
-        """Keep, publish and log the outcome of a send; arm the resend."""
+    def _report(
+        self, station_id: str, status: ProfileSendStatus, *, retry: bool
+    ) -> ProfileSendStatus:
+        """Keep, publish and log the outcome of a send; arm the resend (after a failure:
+        the retry, unless ``retry`` is false)."""
         charger_id, profile_id, error = status.charger_id, status.profile_id, status.error
         now, resend_at = status.at, status.resend_at
+        if error is None:
+            self._failures.pop(charger_id, None)
+        elif retry:
+            failures = self._failures.get(charger_id, 0)
+            self._failures[charger_id] = failures + 1
+            delay = min(self.retry_after_s * 2 ** min(failures, 16), 3600.0)
+            resend_at = now + timedelta(seconds=delay)
+            status = attrs.evolve(status, resend_at=resend_at)
+        else:
+            resend_at = None
+            status = attrs.evolve(status, resend_at=None)
         self._statuses[charger_id] = status
         self._station_of[charger_id] = station_id
         if error is None:
@@ -813,7 +836,7 @@ class ProfileSender:
             self.events.publish(
                 [ChargingProfileRejected(station_id, charger_id, profile_id, error)]
             )
-        if resend_at is not None and error is None:
+        if resend_at is not None:
             self._work.at(
                 ("resend", charger_id),
                 resend_at,
