@@ -997,3 +997,32 @@ def test_a_profile_the_station_did_not_take_is_sent_again_later() -> None:
         await sender.aclose()
 
     run(test())
+
+
+def test_a_connector_that_never_took_a_limit_is_counted_at_its_full_rating() -> None:
+    """A new arrival's station that does not take its first limit has no limit in force:
+    it may draw its whole rating, so that is what the others fit around (SPEC: its last
+    known allocation, here none, is assumed in force), not the share it was refused."""
+
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        a = _station("A", _connector("A", 1, ac3, 32))
+        b = _station("B", _connector("B", 1, ac3, 20))
+        repository = await _repository(a, b)
+        commands = FakeCommands()
+        balancer, _ = _balancer(repository, commands)
+        await _start(repository, _session("A", "1", 0))
+        await balancer.recompute("depot")
+        assert commands.tx_limits("A") == [32]
+        commands.silent.add("B")
+        await _start(repository, _session("B", "2", 5))
+        await balancer.recompute("depot")
+        view = balancer.allocations("depot")
+        assert view is not None
+        assert view.pinned == frozenset({"B-k1"})
+        # B may draw its 20 A: A gets the 12 A left, not the 16 A of an even split
+        assert commands.tx_limits("A")[-1] == 12
+        assert view.allocation.phase_current_a == (32, 32, 32)
+        await balancer.aclose()
+
+    run(test())

@@ -365,6 +365,10 @@ async def _read_area(
             observed, power_type, phase = observed_draw(samples, connector.power_type, wired)
             status = connector.status.status if connector.status is not None else None
             started_at = session.started_at or now
+            previous = in_force.get(connector.id)
+            if previous is None and connector.id in pinned_ids:
+                # it never took a limit: its station may let it draw its whole rating
+                previous = connector.max_power_w if power_type is _DC else connector.amperage
             loads.append(
                 ConnectorLoad(
                     connector_id=connector.id,
@@ -377,7 +381,7 @@ async def _read_area(
                     profile_limit=profile_limit,
                     observed=observed,
                     suspended_ev=status is ConnectorStatus.SUSPENDED_EV,
-                    previous=in_force.get(connector.id),
+                    previous=previous,
                     pinned=connector.id in pinned_ids,
                 )
             )
