@@ -36,6 +36,7 @@ from evcharge_core.domain.events import (
     MeterValuesReceived,
     StationChanged,
     StationConnected,
+    StationDeleted,
     TransactionEnded,
     TransactionStarted,
 )
@@ -1023,6 +1024,35 @@ def test_a_connector_that_never_took_a_limit_is_counted_at_its_full_rating() -> 
         # B may draw its 20 A: A gets the 12 A left, not the 16 A of an even split
         assert commands.tx_limits("A")[-1] == 12
         assert view.allocation.phase_current_a == (32, 32, 32)
+        await balancer.aclose()
+
+    run(test())
+
+
+def test_a_deleted_station_frees_its_share_at_once() -> None:
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        a = _station("A", _connector("A", 1, ac3, 32))
+        b = _station("B", _connector("B", 1, ac3, 32))
+        repository = await _repository(a, b)
+        commands = FakeCommands()
+        balancer, _ = _balancer(repository, commands)
+        await _start(repository, _session("A", "1", 0), _session("B", "2", 5))
+        balancer.on_event(TransactionStarted("B", "2", 1, "TAG", T0))
+        for _ in range(100):
+            if commands.tx_limits("B"):
+                break
+            await asyncio.sleep(0.01)
+        assert (commands.tx_limits("A"), commands.tx_limits("B")) == ([16], [16])
+        async with repository.transaction() as tx:
+            await tx.stations.delete("B")
+        balancer.on_event(StationDeleted("B"))
+        for _ in range(100):
+            if len(commands.tx_limits("A")) > 1:
+                break
+            await asyncio.sleep(0.01)
+        assert commands.tx_limits("A") == [16, 32]
+        assert "B" not in balancer._station_areas
         await balancer.aclose()
 
     run(test())

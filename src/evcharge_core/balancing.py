@@ -1088,10 +1088,7 @@ class Balancer:
         """An event bus subscriber: request the computations the event calls for."""
         if not self.active:
             return
-        if isinstance(event, MeterValuesReceived) and event.transaction_id is not None:
-            self._meter_stamps[event.station_id, event.transaction_id] = next(self._stamps)
-        elif isinstance(event, TransactionEnded):
-            self._meter_stamps.pop((event.station_id, event.transaction_id), None)
+        self._track_meter_values(event)
         if isinstance(event, AreaChanged | AreaDeleted):
             self.request(event.area_id)
         elif isinstance(event, ChargingProfileChanged | ChargingProfileAssigned):
@@ -1106,11 +1103,25 @@ class Balancer:
             self._work.spawn(self._station_event(event.station_id, cleared=True))
         elif isinstance(event, StationChanged):  # its area or its chargers may have changed
             self._work.spawn(self._station_event(event.station_id, changed=True))
+        elif isinstance(event, StationDeleted):  # its sessions no longer count
+            self._station_deleted(event.station_id)
         elif isinstance(
             event,
             TransactionStarted | TransactionEnded | ConnectorStatusChanged | MeterValuesReceived,
         ):
             self._work.spawn(self._station_event(event.station_id))
+
+    def _track_meter_values(self, event: Event) -> None:
+        """Stamp a session anew at each of its MeterValuesReceived (see :class:`_DrawCache`)."""
+        if isinstance(event, MeterValuesReceived) and event.transaction_id is not None:
+            self._meter_stamps[event.station_id, event.transaction_id] = next(self._stamps)
+        elif isinstance(event, TransactionEnded):
+            self._meter_stamps.pop((event.station_id, event.transaction_id), None)
+
+    def _station_deleted(self, station_id: str) -> None:
+        former = self._station_areas.pop(station_id, None)
+        if former is not None:
+            self.request(former)
 
     async def _station_event(
         self,
