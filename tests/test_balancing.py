@@ -1056,3 +1056,33 @@ def test_a_deleted_station_frees_its_share_at_once() -> None:
         await balancer.aclose()
 
     run(test())
+
+
+def test_aclose_waits_for_the_work_cancelled_when_the_balancer_stood_down() -> None:
+    """Losing the cluster role cancels the running computations; closing the balancer (at
+    shutdown, before the repository closes) must wait for them to end too."""
+
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 16))
+        repository = await _repository(a)
+        commands = FakeCommands()
+        gate = asyncio.Event()
+        sending = asyncio.Event()
+        original = commands.set_charging_profile
+
+        async def slow(*args: Any, **kwargs: Any) -> str:
+            sending.set()
+            await gate.wait()
+            return await original(*args, **kwargs)
+
+        commands.set_charging_profile = slow  # type: ignore[method-assign]
+        balancer, _ = _balancer(repository, commands)
+        await _start(repository, _session("A", "1", 0))
+        task = balancer.request("depot")
+        assert task is not None
+        await sending.wait()
+        balancer.set_active(False)
+        await balancer.aclose()
+        assert task.done()
+
+    run(test())

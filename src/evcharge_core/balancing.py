@@ -1007,6 +1007,7 @@ class Balancer:
         self._areas: dict[str, _AreaState] = {}
         self._station_areas: dict[str, str | None] = {}
         self._work = _Tasks()
+        self._stood_down: set[asyncio.Task[Any]] = set()  # cancelled by set_active(False)
         # what makes an area's cached meter values (_DrawCache) valid: a stamp per session
         # from its last MeterValuesReceived, and an epoch that recompute() moves on
         self._meter_stamps: dict[_SessionKey, int] = {}
@@ -1067,7 +1068,9 @@ class Balancer:
         if active:
             self._work.spawn(self.recompute_all())
         else:
-            self._work.cancel_all()
+            for task in self._work.cancel_all():  # aclose() waits for them to end
+                self._stood_down.add(task)
+                task.add_done_callback(self._stood_down.discard)
             self._work = _Tasks()
             self._areas.clear()
             self._station_areas.clear()
@@ -1083,6 +1086,8 @@ class Balancer:
 
     async def aclose(self) -> None:
         await self._work.aclose()
+        if self._stood_down:
+            await asyncio.gather(*self._stood_down, return_exceptions=True)
 
     def on_event(self, event: Event) -> None:
         """An event bus subscriber: request the computations the event calls for."""
