@@ -26,19 +26,23 @@ from evcharge_core.domain.allocation import AllocationState, Phase
 from evcharge_core.domain.events import (
     AllocationChanged,
     AllocationRejected,
+    AreaChanged,
     BootConfigured,
     ChargingProfileAssigned,
     ChargingProfileChanged,
     ChargingProfileRejected,
     ChargingProfileSent,
     Event,
+    MeterValuesReceived,
     StationChanged,
     StationConnected,
+    StationDeleted,
+    TransactionEnded,
     TransactionStarted,
 )
 from evcharge_core.domain.model import Area, BootConfiguration, Charger, Connector, Station
 from evcharge_core.domain.profiles import RateUnit, parse_profile
-from evcharge_core.domain.transactions import MeterSample, Transaction
+from evcharge_core.domain.transactions import MeterSample, Transaction, TransactionState
 from evcharge_core.domain.values import (
     ConnectorFormat,
     ConnectorStandard,
@@ -749,5 +753,336 @@ def test_an_inactive_balancer_sends_nothing_until_activated_then_sends_everyone(
         await asyncio.sleep(0.05)
         assert len(commands.sent) == 1
         await balancer.aclose()
+
+    run(test())
+
+
+def test_a_pinned_connector_is_retried_even_while_events_keep_coming() -> None:
+    """The retry timer runs from the rejection: computations that follow (a meter value
+    every few seconds) must not push it back, or a busy area never retries."""
+
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 16))
+        repository = await _repository(a)
+        commands = FakeCommands()
+        commands.silent.add("A")
+        balancer, _ = _balancer(repository, commands)
+        balancer.retry_after_s = 0.1
+        await _start(repository, _session("A", "1", 0))
+        await balancer.recompute("depot")
+        assert balancer.allocations("depot").pinned == frozenset({"A-k1"})  # type: ignore[union-attr]
+        commands.silent.clear()
+        for _ in range(200):  # an event every 10 ms, ten times the retry's pace
+            if commands.tx_limits("A"):
+                break
+            await balancer.recompute("depot")
+            await asyncio.sleep(0.01)
+        assert commands.tx_limits("A") == [16]
+        await balancer.aclose()
+
+    run(test())
+
+
+async def _settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0.01)
+
+
+def test_a_second_charger_turns_the_station_maximum_into_tx_defaults() -> None:
+    """A lone charger's profile is the station maximum (id 1, connector 0): once the
+    station gets a second charger, that cap would hold both; it is cleared and the profile
+    sent again as the first charger's TxDefaultProfile. Back to one charger, the reverse."""
+
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        a = _station("A", _connector("A", 1, ac3, 32), profile="day-night")
+        repository = await _repository(a)
+        commands = FakeCommands()
+        sender, _ = _sender(repository, commands)
+        await sender.send_station("A")
+        assert [(c, p["chargingProfileId"]) for _, c, p, _ in commands.sent] == [(0, 1)]
+        commands.sent.clear()
+        second = Charger(
+            id="A-ch2", evse_id=2, code="A-CH2", name="A 2",
+            connectors=(_connector("A", 2, ac3, 32),),
+        )  # fmt: skip
+        async with repository.transaction() as tx:
+            await tx.stations.save(attrs.evolve(a, chargers=(*a.chargers, second)))
+        sender.on_event(StationChanged("A"))
+        await _settle()
+        assert commands.cleared == [("A", 1)]
+        assert [(c, p["chargingProfileId"]) for _, c, p, _ in commands.sent] == [(1, 1001)]
+        assert {p["chargingProfilePurpose"] for _, _, p, _ in commands.sent} == {"TxDefaultProfile"}
+        commands.sent.clear()
+        commands.cleared.clear()
+        sender.on_event(StationChanged("A"))  # nothing changed: nothing sent
+        await _settle()
+        assert (commands.sent, commands.cleared) == ([], [])
+        async with repository.transaction() as tx:
+            await tx.stations.save(a)  # the second charger is deleted
+        sender.on_event(StationChanged("A"))
+        await _settle()
+        assert commands.cleared == [("A", 1001)]
+        assert [(c, p["chargingProfileId"]) for _, c, p, _ in commands.sent] == [(0, 1)]
+        await sender.aclose()
+
+    run(test())
+
+
+def test_a_station_moved_to_an_area_in_another_time_zone_is_sent_its_profile_again() -> None:
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 32), profile="day-night")
+        repository = await _repository(a)
+        async with repository.transaction() as tx:
+            await tx.areas.save(
+                Area(id="ny", name="NY", latitude=0, longitude=0, time_zone="America/New_York")
+            )
+        commands = FakeCommands()
+        sender, _ = _sender(repository, commands)
+        await sender.send_station("A")
+        [(_, _, berlin, _)] = commands.sent
+        assert berlin["chargingSchedule"]["startSchedule"].startswith("2026-05-31T22:00")
+        commands.sent.clear()
+        async with repository.transaction() as tx:
+            await tx.stations.save(attrs.evolve(a, area_id="ny"))
+        sender.on_event(StationChanged("A"))
+        await _settle()
+        [(_, _, new_york, _)] = commands.sent
+        assert new_york["chargingSchedule"]["startSchedule"].startswith("2026-06-01T04:00")
+        await sender.aclose()
+
+    run(test())
+
+
+def test_a_deleted_charger_has_its_profile_cleared_and_forgotten() -> None:
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        shared = _station("B", _connector("B", 1, ac3, 32), chargers=2, profile="day-night")
+        second = attrs.evolve(shared.chargers[1], connectors=(_connector("B", 2, ac3, 32),))
+        shared = attrs.evolve(shared, chargers=(shared.chargers[0], second))
+        repository = await _repository(shared)
+        commands = FakeCommands()
+        sender, _ = _sender(repository, commands)
+        await sender.send_station("B")
+        assert sorted(p["chargingProfileId"] for _, _, p, _ in commands.sent) == [1001, 1002]
+        assert sender.status("B-ch2") is not None
+        commands.sent.clear()
+        async with repository.transaction() as tx:
+            await tx.stations.save(attrs.evolve(shared, chargers=(shared.chargers[0],)))
+        sender.on_event(StationChanged("B"))
+        await _settle()
+        # B-ch1 is alone now: its TxDefaultProfile becomes the station maximum
+        assert sorted(commands.cleared) == [("B", 1001), ("B", 1002)]
+        assert [(c, p["chargingProfileId"]) for _, c, p, _ in commands.sent] == [(0, 1)]
+        assert sender.status("B-ch2") is None
+        await sender.aclose()
+
+    run(test())
+
+
+def test_an_area_change_resends_profiles_only_when_its_time_zone_changed() -> None:
+    """An area's output limit may be tuned often (demand response): its stations'
+    schedules do not depend on it, so nothing is sent again; a new time zone is."""
+
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 32), profile="day-night")
+        repository = await _repository(a)
+        commands = FakeCommands()
+        sender, _ = _sender(repository, commands)
+        await sender.send_station("A")
+        assert len(commands.sent) == 1
+        async with repository.transaction() as tx:
+            area = await tx.areas.get("depot")
+            assert area is not None
+            await tx.areas.save(attrs.evolve(area, output_limit_a=20))
+        sender.on_event(AreaChanged("depot"))
+        await _settle()
+        assert len(commands.sent) == 1
+        async with repository.transaction() as tx:
+            await tx.areas.save(attrs.evolve(area, time_zone="America/New_York"))
+        sender.on_event(AreaChanged("depot"))
+        await _settle()
+        assert len(commands.sent) == 2
+        assert commands.sent[-1][2]["chargingSchedule"]["startSchedule"].startswith(
+            "2026-06-01T04:00"
+        )
+        await sender.aclose()
+
+    run(test())
+
+
+def test_a_computation_reads_the_meter_values_only_of_sessions_that_got_new_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A session's meter values grow all along (hours of samples): reading every session's
+    at every computation, that is at every meter value of the area, made a computation cost
+    the area's whole history. The latest values are kept per session and read again only
+    after a MeterValuesReceived for it (or an explicit recompute)."""
+    from evcharge_core.adapters import memory
+
+    reads: list[tuple[str, str | None]] = []
+    original = memory._MemoryMeterValueStore.list
+
+    async def counting(self: Any, station_id: str, transaction_id: str | None) -> Any:
+        reads.append((station_id, transaction_id))
+        return await original(self, station_id, transaction_id)
+
+    monkeypatch.setattr(memory._MemoryMeterValueStore, "list", counting)
+
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        stations = [_station(s, _connector(s, 1, ac3, 32)) for s in "ABC"]
+        repository = await _repository(*stations)
+        commands = FakeCommands()
+        balancer, _ = _balancer(repository, commands)
+        await _start(repository, *(_session(s, str(n), n) for n, s in enumerate("ABC", 1)))
+
+        async def computed() -> None:
+            for _ in range(100):
+                task = balancer.request("depot")
+                if task is not None:
+                    await task
+                    return
+            raise AssertionError("no computation")
+
+        await balancer.recompute("depot")
+        assert sorted(reads) == [("A", "1"), ("B", "2"), ("C", "3")]
+        reads.clear()
+        balancer.on_event(TransactionStarted("A", "1", 1, "TAG", T0))  # no new values
+        await _settle()
+        await computed()
+        assert reads == []
+        samples = [MeterSample(T0, 3.2, "Current.Import", "A", p) for p in ("L1", "L2", "L3")]
+        async with repository.transaction() as tx:
+            await tx.meter_values.add("B", 1, "2", samples)
+        balancer.on_event(MeterValuesReceived("B", 1, "2", 3))
+        await _settle()
+        assert set(reads) == {("B", "2")}
+        assert commands.tx_limits("B")[-1] == 6  # the values were read: B draws 3.2 A
+        reads.clear()
+        balancer.on_event(TransactionEnded("C", "3", T0, None))
+        async with repository.transaction() as tx:
+            await tx.transactions.save(
+                attrs.evolve(_session("C", "3", 3), state=TransactionState.ENDED, stopped_at=T0)
+            )
+        await _settle()
+        await computed()
+        assert reads == []
+        await balancer.aclose()
+
+    run(test())
+
+
+def test_a_profile_the_station_did_not_take_is_sent_again_later() -> None:
+    """A send that times out (or is refused) is tried again after retry_after_s, doubling
+    up to an hour: otherwise a station that missed, say, the resend at a change of UTC
+    offset would run its schedule an hour off until it reconnects."""
+
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 32), profile="day-night")
+        repository = await _repository(a)
+        commands = FakeCommands()
+        commands.silent.add("A")
+        sender, _ = _sender(repository, commands)
+        sender.retry_after_s = 0.05
+        status = await sender.send_charger("A", "A-ch1")
+        assert status is not None
+        assert not status.accepted
+        commands.silent.clear()
+        for _ in range(200):
+            if commands.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert len(commands.sent) == 1
+        assert sender.status("A-ch1").accepted  # type: ignore[union-attr]
+        await sender.aclose()
+
+    run(test())
+
+
+def test_a_connector_that_never_took_a_limit_is_counted_at_its_full_rating() -> None:
+    """A new arrival's station that does not take its first limit has no limit in force:
+    it may draw its whole rating, so that is what the others fit around (SPEC: its last
+    known allocation, here none, is assumed in force), not the share it was refused."""
+
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        a = _station("A", _connector("A", 1, ac3, 32))
+        b = _station("B", _connector("B", 1, ac3, 20))
+        repository = await _repository(a, b)
+        commands = FakeCommands()
+        balancer, _ = _balancer(repository, commands)
+        await _start(repository, _session("A", "1", 0))
+        await balancer.recompute("depot")
+        assert commands.tx_limits("A") == [32]
+        commands.silent.add("B")
+        await _start(repository, _session("B", "2", 5))
+        await balancer.recompute("depot")
+        view = balancer.allocations("depot")
+        assert view is not None
+        assert view.pinned == frozenset({"B-k1"})
+        # B may draw its 20 A: A gets the 12 A left, not the 16 A of an even split
+        assert commands.tx_limits("A")[-1] == 12
+        assert view.allocation.phase_current_a == (32, 32, 32)
+        await balancer.aclose()
+
+    run(test())
+
+
+def test_a_deleted_station_frees_its_share_at_once() -> None:
+    async def test() -> None:
+        ac3 = PowerType.AC_3_PHASE
+        a = _station("A", _connector("A", 1, ac3, 32))
+        b = _station("B", _connector("B", 1, ac3, 32))
+        repository = await _repository(a, b)
+        commands = FakeCommands()
+        balancer, _ = _balancer(repository, commands)
+        await _start(repository, _session("A", "1", 0), _session("B", "2", 5))
+        balancer.on_event(TransactionStarted("B", "2", 1, "TAG", T0))
+        for _ in range(100):
+            if commands.tx_limits("B"):
+                break
+            await asyncio.sleep(0.01)
+        assert (commands.tx_limits("A"), commands.tx_limits("B")) == ([16], [16])
+        async with repository.transaction() as tx:
+            await tx.stations.delete("B")
+        balancer.on_event(StationDeleted("B"))
+        for _ in range(100):
+            if len(commands.tx_limits("A")) > 1:
+                break
+            await asyncio.sleep(0.01)
+        assert commands.tx_limits("A") == [16, 32]
+        assert "B" not in balancer._station_areas
+        await balancer.aclose()
+
+    run(test())
+
+
+def test_aclose_waits_for_the_work_cancelled_when_the_balancer_stood_down() -> None:
+    """Losing the cluster role cancels the running computations; closing the balancer (at
+    shutdown, before the repository closes) must wait for them to end too."""
+
+    async def test() -> None:
+        a = _station("A", _connector("A", 1, PowerType.AC_3_PHASE, 16))
+        repository = await _repository(a)
+        commands = FakeCommands()
+        gate = asyncio.Event()
+        sending = asyncio.Event()
+        original = commands.set_charging_profile
+
+        async def slow(*args: Any, **kwargs: Any) -> str:
+            sending.set()
+            await gate.wait()
+            return await original(*args, **kwargs)
+
+        commands.set_charging_profile = slow  # type: ignore[method-assign]
+        balancer, _ = _balancer(repository, commands)
+        await _start(repository, _session("A", "1", 0))
+        task = balancer.request("depot")
+        assert task is not None
+        await sending.wait()
+        balancer.set_active(False)
+        await balancer.aclose()
+        assert task.done()
 
     run(test())

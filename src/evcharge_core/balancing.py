@@ -9,8 +9,10 @@ Two application services follow the event bus, beside
 :meth:`CommandService.set_charging_profile
 <evcharge_core.commands.CommandService.set_charging_profile>`: when a charger is assigned a
 profile (or none: the former one is cleared), when a profile changes, when a station
-connects (or, if its boot configuration clears its profiles, once that is done), and again
-at the zone's next change of UTC offset (:attr:`ProfileRequest.resend_at
+connects (or, if its boot configuration clears its profiles, once that is done), when an
+operator's change to the station moves it (a charger added or deleted changes the purpose,
+another area the time zone), and again at the zone's next change of UTC offset
+(:attr:`ProfileRequest.resend_at
 <evcharge_core.smart_charging.ProfileRequest.resend_at>`). Each outcome is kept per charger
 (:meth:`ProfileSender.status`) and published as
 :class:`~evcharge_core.domain.events.ChargingProfileSent` or
@@ -42,11 +44,12 @@ force, nothing pinned): what ``evcharge areas allocations`` shows from the store
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -78,6 +81,7 @@ from .domain.events import (
     MeterValuesReceived,
     StationChanged,
     StationConnected,
+    StationDeleted,
     TransactionEnded,
     TransactionStarted,
 )
@@ -263,6 +267,60 @@ async def _active_sessions(tx: UnitOfWork, area_id: str) -> list[ChargingTransac
         page += 1
 
 
+_DRAW_MEASURANDS: Final = ("Current.Import", "Power.Active.Import")
+
+_SessionKey = tuple[str, str]
+
+
+def _latest_samples(samples: Sequence[MeterSample]) -> list[MeterSample]:
+    """What :func:`observed_draw` reads of a session's samples: for each measurand it
+    reads, the samples of the latest timestamp."""
+    latest: list[MeterSample] = []
+    for measurand in _DRAW_MEASURANDS:
+        relevant = [s for s in samples if s.measurand == measurand]
+        if relevant:
+            newest = max(s.timestamp for s in relevant)
+            latest.extend(s for s in relevant if s.timestamp == newest)
+    return latest
+
+
+class _DrawCache:
+    """An area's sessions' latest meter values (:func:`_latest_samples`), each valid while
+    its stamp is: the balancer stamps a session anew at each MeterValuesReceived for it,
+    and every session at an explicit :meth:`Balancer.recompute`. A session's samples grow
+    all along, so reading them all at every computation (that is, at every meter value in
+    the area) would cost the whole history of every session each time."""
+
+    def __init__(self, stamp: Callable[[_SessionKey], object]) -> None:
+        self.stamp = stamp
+        self.entries: dict[_SessionKey, tuple[object, list[MeterSample]]] = {}
+
+    def get(self, key: _SessionKey) -> list[MeterSample] | None:
+        entry = self.entries.get(key)
+        return entry[1] if entry is not None and entry[0] == self.stamp(key) else None
+
+    def keep(self, keys: Iterable[_SessionKey]) -> None:
+        """Forget the sessions not in ``keys`` (ended, or gone from the area)."""
+        kept = set(keys)
+        for key in [k for k in self.entries if k not in kept]:
+            del self.entries[key]
+
+
+async def _session_samples(
+    tx: UnitOfWork, session: ChargingTransaction, draws: _DrawCache | None
+) -> list[MeterSample]:
+    key = (session.station_id, session.transaction_id)
+    cached = draws.get(key) if draws is not None else None
+    if cached is not None:
+        return cached
+    stamp = draws.stamp(key) if draws is not None else None  # before reading: a newer
+    # MeterValuesReceived while reading leaves the entry stale, so it is read again
+    samples = _latest_samples(await tx.meter_values.list(*key))
+    if draws is not None:
+        draws.entries[key] = (stamp, samples)
+    return samples
+
+
 async def _read_area(
     repository: Repository,
     area: Area,
@@ -271,6 +329,7 @@ async def _read_area(
     *,
     in_force: Mapping[str, int],
     pinned: Iterable[str],
+    draws: _DrawCache | None = None,
 ) -> AreaView:
     started = time.perf_counter()
     zone = _zone(area.time_zone)
@@ -301,11 +360,15 @@ async def _read_area(
                     change = next_limit_change(profile, zone, now)
                     if change is not None and (next_change is None or change < next_change):
                         next_change = change
-            samples = await tx.meter_values.list(session.station_id, session.transaction_id)
+            samples = await _session_samples(tx, session, draws)
             wired = Phase[connector.phase.value]
             observed, power_type, phase = observed_draw(samples, connector.power_type, wired)
             status = connector.status.status if connector.status is not None else None
             started_at = session.started_at or now
+            previous = in_force.get(connector.id)
+            if previous is None and connector.id in pinned_ids:
+                # it never took a limit: its station may let it draw its whole rating
+                previous = connector.max_power_w if power_type is _DC else connector.amperage
             loads.append(
                 ConnectorLoad(
                     connector_id=connector.id,
@@ -318,7 +381,7 @@ async def _read_area(
                     profile_limit=profile_limit,
                     observed=observed,
                     suspended_ev=status is ConnectorStatus.SUSPENDED_EV,
-                    previous=in_force.get(connector.id),
+                    previous=previous,
                     pinned=connector.id in pinned_ids,
                 )
             )
@@ -330,6 +393,8 @@ async def _read_area(
                 charger.evse_id,
                 session.transaction_id,
             )
+    if draws is not None:
+        draws.keep((s.station_id, s.transaction_id) for s in sessions)
     allocation = allocate(limit, loads)
     return AreaView(
         area.id,
@@ -511,9 +576,25 @@ class ProfileSendStatus:
     resend_at: datetime | None = None
 
 
+@attrs.frozen
+class _Placed:
+    """What a charger's profile was last put on its station as: the OCPP profile ids (they
+    follow from the charger's purpose) and the time zone its schedule was anchored in."""
+
+    station_id: str
+    profile_ids: tuple[int, ...]
+    zone: str
+
+
 class ProfileSender:
     """Sends chargers' charging profiles to their stations (see the module docstring).
-    Subscribe :meth:`on_event` to the event bus."""
+    Subscribe :meth:`on_event` to the event bus.
+
+    An operator's change to a station (:class:`~evcharge_core.domain.events.StationChanged`)
+    can change how a profile must be put on it: a second charger turns a lone charger's
+    station maximum into a TxDefaultProfile (and deleting it, the reverse), another area
+    may have another time zone. The sender remembers where each profile went and, for a
+    connected station, clears the ids no longer right and sends the profile again."""
 
     def __init__(
         self,
@@ -522,6 +603,7 @@ class ProfileSender:
         *,
         events: EventSink | None = None,
         clock: Callable[[], datetime] = utc_now,
+        retry_after_s: float = 60.0,
     ) -> None:
         from .bus import NullEventSink
 
@@ -529,7 +611,13 @@ class ProfileSender:
         self.commands = commands
         self.events: EventSink = events if events is not None else NullEventSink()
         self.clock = clock
+        self.retry_after_s = retry_after_s
+        """How long after a send the station did not take it is tried again; doubled at
+        each failure in a row, up to an hour."""
         self._statuses: dict[str, ProfileSendStatus] = {}
+        self._failures: dict[str, int] = {}  # charger id -> failed sends in a row
+        self._placed: dict[str, _Placed] = {}
+        self._station_of: dict[str, str] = {}  # charger id -> station id, for the two above
         self._work = _Tasks()
 
     def status(self, charger_id: str) -> ProfileSendStatus | None:
@@ -549,6 +637,10 @@ class ProfileSender:
             self._work.spawn(self.send_profile(event.profile_id))
         elif isinstance(event, AreaChanged):  # its time zone may have changed
             self._work.spawn(self._send_area(event.area_id))
+        elif isinstance(event, StationChanged):  # its chargers or its area may have changed
+            self._work.spawn(self._station_changed(event.station_id))
+        elif isinstance(event, StationDeleted):
+            self._forget(event.station_id, keep=())
 
     async def aclose(self) -> None:
         await self._work.aclose()
@@ -585,12 +677,84 @@ class ProfileSender:
         for station_id, charger_id in users:
             await self.send_charger(station_id, charger_id)
 
-    async def _send_area(self, area_id: str) -> None:
+    def _forget(self, station_id: str, *, keep: Iterable[str]) -> list[_Placed]:
+        """Drop what is remembered of the station's chargers not in ``keep``; what they
+        had placed."""
+        kept = set(keep)
+        gone = [c for c, s in self._station_of.items() if s == station_id and c not in kept]
+        dropped = []
+        for charger_id in gone:
+            del self._station_of[charger_id]
+            self._statuses.pop(charger_id, None)
+            self._failures.pop(charger_id, None)
+            self._work.cancel(("resend", charger_id))
+            placed = self._placed.pop(charger_id, None)
+            if placed is not None:
+                dropped.append(placed)
+        return dropped
+
+    async def _station_changed(self, station_id: str) -> None:
+        """Put the station's profiles right after an operator's change (see the class
+        docstring); a station not connected here is sent them when it connects."""
         async with self.repository.transaction() as tx:
+            station = await tx.stations.get(station_id)
+            area = None
+            if station is not None and station.area_id:
+                area = await tx.areas.get(station.area_id)
+        if station is None:
+            self._forget(station_id, keep=())
+            return
+        dropped = self._forget(station_id, keep=(c.id for c in station.chargers))
+        if not self.commands.is_connected(station_id):
+            return
+        in_use = self._ids_in_use(station_id)
+        for placed in dropped:  # a deleted charger's profile: off the station
+            error = await self._clear_ids(station_id, sorted(set(placed.profile_ids) - in_use))
+            if error is not None:
+                logger.warning("station %s: cannot clear a charging profile: %s", station_id, error)
+        # a charger not sent its profile yet is sent it on assignment and on connection
+        await self._refresh(station, area, unsent=False)
+
+    async def _refresh(self, station: Station, area: Area | None, *, unsent: bool) -> None:
+        """Send again the chargers' profiles that were put on the station under other ids
+        or in another time zone (``unsent``: and those not put on it yet)."""
+        zone = area.time_zone if area is not None else "UTC"
+        purpose = charger_profile_purpose(len(station.chargers))
+        for charger in station.chargers:
+            sent = self._placed.get(charger.id)
+            if charger.charging_profile_id is None or (sent is None and not unsent):
+                continue
+            ids = tuple(_charger_profile_ids(station, charger, purpose))
+            if sent is None or sent.profile_ids != ids or sent.zone != zone:
+                await self.send_charger(station.id, charger.id)
+
+    def _ids_in_use(self, station_id: str, *, besides: str | None = None) -> set[int]:
+        """The profile ids the station's chargers (but ``besides``) were last sent."""
+        return {
+            profile_id
+            for charger_id, placed in self._placed.items()
+            if placed.station_id == station_id and charger_id != besides
+            for profile_id in placed.profile_ids
+        }
+
+    async def _clear_ids(self, station_id: str, ids: Iterable[int]) -> str | None:
+        try:
+            for profile_id in ids:
+                await self.commands.clear_charging_profile(station_id, profile_id=profile_id)
+        except EvchargeError as error:
+            return str(error) or type(error).__name__
+        return None
+
+    async def _send_area(self, area_id: str) -> None:
+        """After a change to the area: its stations' profiles whose time zone changed (not
+        on every change: an output limit tuned often would send every profile each time,
+        ahead of the balancer's new limits on the same stations)."""
+        async with self.repository.transaction() as tx:
+            area = await tx.areas.get(area_id)
             stations = await _area_stations(tx, area_id)  # every page of them
-        for station_id in stations:
-            if self.commands.is_connected(station_id):
-                await self.send_station(station_id)
+        for station in stations.values():
+            if self.commands.is_connected(station.id):
+                await self._refresh(station, area, unsent=True)
 
     async def send_charger(
         self, station_id: str, charger_id: str, *, previous: str | None = None
@@ -610,24 +774,60 @@ class ProfileSender:
             if profile_id is not None:
                 profile = await tx.charging_profiles.get(profile_id)
             area = await tx.areas.get(station.area_id) if station.area_id else None
-        zone = _zone(area.time_zone) if area is not None else UTC
+        zone_name = area.time_zone if area is not None else "UTC"
+        zone = _zone(zone_name) if area is not None else UTC
         purpose = charger_profile_purpose(len(station.chargers))
+        ids = _charger_profile_ids(station, charger, purpose)
+        placed = self._placed.get(charger_id)
+        others = self._ids_in_use(station_id, besides=charger_id)
         error: str | None = None
         resend_at: datetime | None = None
+        retry = True
         if profile is None:
-            if previous is None:
+            if previous is None and placed is None:
                 return None
-            error = await self._clear(station, charger, purpose)
+            former = set(ids) | set(placed.profile_ids if placed is not None else ())
+            error = await self._clear_ids(station_id, sorted(former - others))
+            if error is None:
+                self._placed.pop(charger_id, None)
         else:
             requests = _charger_requests(station, charger, profile, zone, now, purpose=purpose)
             error = await self._check_periods(station, requests)
-            for request in requests if error is None else []:
-                resend_at = request.resend_at
-                error = await _set_profile(self.commands, station, request.payload)
-                if error is not None:
-                    break
-        status = ProfileSendStatus(charger_id, profile_id, now, error is None, error, resend_at)
+            retry = error is None  # too many periods: only a change to the profile helps
+            if error is None and placed is not None:
+                # put on the station under other ids (its purpose changed): those go first
+                stale = set(placed.profile_ids) - set(ids) - others
+                error = await self._clear_ids(station_id, sorted(stale))
+            if error is None:
+                error, resend_at = await self._put(station, requests)
+            if error is None:
+                self._placed[charger_id] = _Placed(station_id, tuple(ids), zone_name)
+        return self._report(
+            station_id,
+            ProfileSendStatus(charger_id, profile_id, now, error is None, error, resend_at),
+            retry=retry,
+        )
+
+    def _report(
+        self, station_id: str, status: ProfileSendStatus, *, retry: bool
+    ) -> ProfileSendStatus:
+        """Keep, publish and log the outcome of a send; arm the resend (after a failure:
+        the retry, unless ``retry`` is false)."""
+        charger_id, profile_id, error = status.charger_id, status.profile_id, status.error
+        now, resend_at = status.at, status.resend_at
+        if error is None:
+            self._failures.pop(charger_id, None)
+        elif retry:
+            failures = self._failures.get(charger_id, 0)
+            self._failures[charger_id] = failures + 1
+            delay = min(self.retry_after_s * 2 ** min(failures, 16), 3600.0)
+            resend_at = now + timedelta(seconds=delay)
+            status = attrs.evolve(status, resend_at=resend_at)
+        else:
+            resend_at = None
+            status = attrs.evolve(status, resend_at=None)
         self._statuses[charger_id] = status
+        self._station_of[charger_id] = station_id
         if error is None:
             self.events.publish([ChargingProfileSent(station_id, charger_id, profile_id)])
         else:
@@ -640,7 +840,7 @@ class ProfileSender:
             self.events.publish(
                 [ChargingProfileRejected(station_id, charger_id, profile_id, error)]
             )
-        if resend_at is not None and error is None:
+        if resend_at is not None:
             self._work.at(
                 ("resend", charger_id),
                 resend_at,
@@ -648,6 +848,19 @@ class ProfileSender:
                 lambda: self._resend(station_id, charger_id),
             )
         return status
+
+    async def _put(
+        self, station: Station, requests: Sequence[ProfileRequest]
+    ) -> tuple[str | None, datetime | None]:
+        """Send the requests in order, up to the first not taken; why not, and when to send
+        them again."""
+        resend_at = None
+        for request in requests:
+            resend_at = request.resend_at
+            error = await _set_profile(self.commands, station, request.payload)
+            if error is not None:
+                return error, resend_at
+        return None, resend_at
 
     async def _check_periods(
         self, station: Station, requests: Sequence[ProfileRequest]
@@ -672,17 +885,6 @@ class ProfileSender:
 
     def _resend(self, station_id: str, charger_id: str) -> None:
         self._work.spawn(self.send_charger(station_id, charger_id))
-
-    async def _clear(
-        self, station: Station, charger: Charger, purpose: ProfilePurpose
-    ) -> str | None:
-        ids = _charger_profile_ids(station, charger, purpose)
-        try:
-            for profile_id in ids:
-                await self.commands.clear_charging_profile(station.id, profile_id=profile_id)
-        except EvchargeError as error:
-            return str(error) or type(error).__name__
-        return None
 
 
 _MAX_PERIODS_KEYS: Final = {
@@ -762,6 +964,7 @@ def _charger_requests(
 
 @attrs.define
 class _AreaState:
+    draws: _DrawCache
     in_force: dict[str, int] = attrs.Factory(dict)
     pinned: set[str] = attrs.Factory(set)
     view: AreaView | None = None
@@ -778,7 +981,7 @@ class Balancer:
     rejected); ``retry_after_s`` is how long a pinned connector waits before it is tried
     again.
 
-    ``active=False`` makes a balancer that ignores events until :meth:`activate`: with
+    ``active=False`` makes a balancer that ignores events until :meth:`set_active`: with
     several gateway processes (:mod:`evcharge_core.cluster`) only the one holding the
     cluster's ``balancer`` role balances, so that no station is sent a limit twice.
     """
@@ -804,6 +1007,15 @@ class Balancer:
         self._areas: dict[str, _AreaState] = {}
         self._station_areas: dict[str, str | None] = {}
         self._work = _Tasks()
+        self._stood_down: set[asyncio.Task[Any]] = set()  # cancelled by set_active(False)
+        # what makes an area's cached meter values (_DrawCache) valid: a stamp per session
+        # from its last MeterValuesReceived, and an epoch that recompute() moves on
+        self._meter_stamps: dict[_SessionKey, int] = {}
+        self._stamps = itertools.count(1)
+        self._epoch = 0
+
+    def _draws(self) -> _DrawCache:
+        return _DrawCache(lambda key: (self._epoch, self._meter_stamps.get(key, 0)))
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -830,7 +1042,7 @@ class Balancer:
         balancer is not active."""
         if not self.active:
             return None
-        state = self._areas.setdefault(area_id, _AreaState())
+        state = self._areas.setdefault(area_id, _AreaState(self._draws()))
         if state.running is not None and not state.running.done():
             state.again = True
             return state.running
@@ -838,7 +1050,9 @@ class Balancer:
         return state.running
 
     async def recompute(self, area_id: str) -> AreaView | None:
-        """Recompute the area and wait until its changes were sent; the view."""
+        """Recompute the area and wait until its changes were sent; the view. Everything
+        is read again, including meter values stored without an event."""
+        self._epoch += 1
         task = self.request(area_id)
         if task is not None:
             await asyncio.shield(task)
@@ -854,10 +1068,13 @@ class Balancer:
         if active:
             self._work.spawn(self.recompute_all())
         else:
-            self._work.cancel_all()
+            for task in self._work.cancel_all():  # aclose() waits for them to end
+                self._stood_down.add(task)
+                task.add_done_callback(self._stood_down.discard)
             self._work = _Tasks()
             self._areas.clear()
             self._station_areas.clear()
+            self._meter_stamps.clear()
 
     async def recompute_all(self) -> None:
         """Recompute every area with an output limit (at start-up)."""
@@ -869,11 +1086,14 @@ class Balancer:
 
     async def aclose(self) -> None:
         await self._work.aclose()
+        if self._stood_down:
+            await asyncio.gather(*self._stood_down, return_exceptions=True)
 
     def on_event(self, event: Event) -> None:
         """An event bus subscriber: request the computations the event calls for."""
         if not self.active:
             return
+        self._track_meter_values(event)
         if isinstance(event, AreaChanged | AreaDeleted):
             self.request(event.area_id)
         elif isinstance(event, ChargingProfileChanged | ChargingProfileAssigned):
@@ -888,11 +1108,25 @@ class Balancer:
             self._work.spawn(self._station_event(event.station_id, cleared=True))
         elif isinstance(event, StationChanged):  # its area or its chargers may have changed
             self._work.spawn(self._station_event(event.station_id, changed=True))
+        elif isinstance(event, StationDeleted):  # its sessions no longer count
+            self._station_deleted(event.station_id)
         elif isinstance(
             event,
             TransactionStarted | TransactionEnded | ConnectorStatusChanged | MeterValuesReceived,
         ):
             self._work.spawn(self._station_event(event.station_id))
+
+    def _track_meter_values(self, event: Event) -> None:
+        """Stamp a session anew at each of its MeterValuesReceived (see :class:`_DrawCache`)."""
+        if isinstance(event, MeterValuesReceived) and event.transaction_id is not None:
+            self._meter_stamps[event.station_id, event.transaction_id] = next(self._stamps)
+        elif isinstance(event, TransactionEnded):
+            self._meter_stamps.pop((event.station_id, event.transaction_id), None)
+
+    def _station_deleted(self, station_id: str) -> None:
+        former = self._station_areas.pop(station_id, None)
+        if former is not None:
+            self.request(former)
 
     async def _station_event(
         self,
@@ -916,7 +1150,7 @@ class Balancer:
                 self.request(former)
         if area_id is None:
             return
-        state = self._areas.setdefault(area_id, _AreaState())
+        state = self._areas.setdefault(area_id, _AreaState(self._draws()))
         if (reconnected or cleared) and state.view is not None:
             for connector_id, target in state.view.targets.items():
                 if target.station_id == station_id:
@@ -955,7 +1189,13 @@ class Balancer:
             self._work.cancel(("boundary", area_id))
             return
         view = await _read_area(
-            self.repository, area, limit, now, in_force=state.in_force, pinned=state.pinned
+            self.repository,
+            area,
+            limit,
+            now,
+            in_force=state.in_force,
+            pinned=state.pinned,
+            draws=state.draws,
         )
         for gone in [c for c in state.in_force if c not in view.targets]:
             del state.in_force[gone]
@@ -977,7 +1217,9 @@ class Balancer:
                 now,
                 lambda: self._boundary(area_id),
             )
-        if state.pinned:
+        if state.pinned and ("retry", area_id) not in self._work.timers:
+            # From the first rejection, not the latest computation: an area computed more
+            # often than retry_after_s (meter values) would otherwise never retry.
             self._work.after(("retry", area_id), self.retry_after_s, lambda: self._retry(area_id))
 
     async def _send_changes(
