@@ -752,3 +752,36 @@ def test_a_value_postgresql_cannot_store_is_a_storage_error_and_the_repository_g
             await repository.close()
 
     asyncio.run(run())
+
+
+# --- connections -----------------------------------------------------------------------------
+
+
+def test_connections_detect_a_vanished_peer_unless_the_url_says_otherwise(db: str) -> None:
+    """TCP keepalives and a user timeout on every connection (``TCP_DEFAULTS``); a value the
+    URL sets is kept."""
+    from evcharge_core.cluster import LeaseStore
+
+    async def parameters(url: str) -> tuple[dict[str, str], dict[str, str]]:
+        repository = await pg.PostgresRepository.open(url)
+        leases = await LeaseStore.open(url, "n")
+        try:
+            async with repository._pool.connection() as conn:
+                ours = conn.info.get_parameters()
+            async with leases.pool.connection() as conn:
+                theirs = conn.info.get_parameters()
+            return ours, theirs
+        finally:
+            await leases.close()
+            await repository.close()
+
+    for found in asyncio.run(parameters(db)):
+        for key, value in pg.TCP_DEFAULTS.items():
+            assert found.get(key) == str(value), key
+    separator = "&" if "?" in db else "?"
+    for found in asyncio.run(parameters(f"{db}{separator}keepalives_idle=45")):
+        assert found["keepalives_idle"] == "45"
+        assert found["tcp_user_timeout"] == "60000"
+    assert pg.connection_options("postgresql://h/d?keepalives=0") == {
+        k: v for k, v in pg.TCP_DEFAULTS.items() if k != "keepalives"
+    }

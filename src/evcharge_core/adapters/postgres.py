@@ -156,9 +156,11 @@ __all__ = [
     "MIGRATIONS",
     "MIGRATION_LOCK",
     "SCHEMA_VERSION",
+    "TCP_DEFAULTS",
     "UNREACHABLE_WAIT",
     "Migration",
     "PostgresRepository",
+    "connection_options",
     "display_url",
 ]
 
@@ -188,6 +190,26 @@ def _check_url(url: str, shown: str) -> None:
         psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error as exc:
         raise StorageError(f"{shown}: not a valid PostgreSQL URL: {exc}") from exc
+
+
+TCP_DEFAULTS: Final[dict[str, int]] = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+"""libpq options every connection gets unless its URL sets them: a connection whose peer
+vanished without a word (a NAT or firewall that forgot it, a server machine that died) is
+found dead within about a minute, idle or busy, instead of after the system's TCP timeouts
+(two hours idle, about fifteen minutes with data unacknowledged)."""
+
+
+def connection_options(url: str) -> dict[str, Any]:
+    """The :data:`TCP_DEFAULTS` that ``url`` does not set (its own values win), as keyword
+    arguments for :func:`psycopg.AsyncConnection.connect` or a pool's ``kwargs``."""
+    given = psycopg.conninfo.conninfo_to_dict(url)
+    return {key: value for key, value in TCP_DEFAULTS.items() if key not in given}
 
 
 # --- free text -------------------------------------------------------------------------------
@@ -2256,7 +2278,10 @@ class PostgresRepository:
             raise ValueError(f"batch_limit must be 1 or more, got {batch_limit}")
         try:
             conn = await AsyncConnection.connect(
-                url, autocommit=True, connect_timeout=max(1, round(timeout))
+                url,
+                autocommit=True,
+                connect_timeout=max(1, round(timeout)),
+                **connection_options(url),
             )
         except psycopg.Error as exc:
             raise _error(shown, "connect to the database", exc) from exc
@@ -2270,7 +2295,7 @@ class PostgresRepository:
             url,
             min_size=min_connections,
             max_size=max_connections,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, **connection_options(url)},
             configure=_configure,
             timeout=timeout,
             open=False,

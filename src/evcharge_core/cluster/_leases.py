@@ -26,6 +26,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from ..adapters.postgres import connection_options
 from ..bootstrap import display_db_url
 from ..clock import utc_now
 from ..connections import ConnectionService
@@ -80,7 +81,9 @@ class LeaseStore:
         if ttl <= 0:
             raise ValueError(f"the lease time to live must be positive, got {ttl}")
         try:
-            conn = await AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
+            conn = await AsyncConnection.connect(
+                url, autocommit=True, connect_timeout=10, **connection_options(url)
+            )
         except psycopg.Error as exc:
             raise StorageError(f"{shown}: cannot connect: {exc}") from exc
         try:
@@ -91,7 +94,7 @@ class LeaseStore:
             url,
             min_size=1,
             max_size=max_connections,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, **connection_options(url)},
             timeout=10,
             open=False,
             name="evcharge-cluster",

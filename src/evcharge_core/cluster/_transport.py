@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import psycopg
 from psycopg import AsyncConnection, sql
 
+from ..adapters.postgres import connection_options
 from ..bootstrap import display_db_url
 from ..errors import StorageError
 from ._wire import dumps
@@ -221,7 +222,9 @@ class PostgresTransport(_Spawner):
         delay = 0.5
         while not self._stopping.is_set():
             try:
-                conn = await AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10)
+                conn = await AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=10, **connection_options(self.url)
+                )
                 try:
                     for channel in (self._channel(self.node_id), EVENTS_CHANNEL):
                         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
