@@ -19,8 +19,6 @@ from typing import Final, TypeVar
 
 import attrs
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from evcharge_core.adapters import sqlite as sqlite_adapter
 from evcharge_core.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteRepository
@@ -45,7 +43,7 @@ from evcharge_core.ports import (
     StationQuery,
     TransactionQuery,
 )
-from evcharge_core.testing import RepositoryConformance, make_stateful_test, strategies
+from evcharge_core.testing import RepositoryConformance, make_stateful_test
 
 
 class TestSQLiteRepository(RepositoryConformance):
@@ -1306,15 +1304,3 @@ def test_closing_commits_the_open_batch(db_path: Path) -> None:
     db = sqlite3.connect(db_path)
     assert db.execute("SELECT count(*) FROM notifications").fetchone()[0] == 1
     db.close()
-
-
-@given(st.lists(strategies.meter_samples(), max_size=4))
-def test_samples_are_written_as_the_converter_writes_them(samples: list[MeterSample]) -> None:
-    expected = sqlite_adapter._json.dumps(samples, unstructure_as=list[MeterSample])
-    assert sqlite_adapter._dump_samples(samples) == expected
-    assert sqlite_adapter._load_samples(expected) == samples
-
-
-@given(strategies.status_records())
-def test_status_records_are_written_as_the_converter_writes_them(record: StatusRecord) -> None:
-    assert sqlite_adapter._dump_status(record) == sqlite_adapter._json.dumps(record)

@@ -80,7 +80,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -88,7 +87,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
-import cattrs.preconf.json
 import psycopg
 import psycopg.conninfo
 import psycopg.errors
@@ -136,6 +134,14 @@ from ..ports import (
     TransactionSortKey,
     ascii_fold,
 )
+from ._json_columns import dump as _dump
+from ._json_columns import dump_fields as _dump_fields
+from ._json_columns import dump_samples as _dump_samples
+from ._json_columns import load_fields as _load_fields
+from ._json_columns import load_optional as _load_optional
+from ._json_columns import load_or as _load_or
+from ._json_columns import load_samples as _load_samples
+from ._json_columns import slice_bounds as _slice
 from .memory import (
     CHARGER_CODE,
     CHARGER_ID,
@@ -243,39 +249,9 @@ def _get_optional(stored: str | None) -> str | None:
 
 # --- JSON columns ----------------------------------------------------------------------------
 
-_json: Final = cattrs.preconf.json.make_converter()
-"""This module's converter for JSON columns (never the global one)."""
-
 _DEFAULT_BOOT: Final = BootConfiguration()
 _DEFAULT_REPORTED: Final = ReportedInfo()
 _DEFAULT_CONNECTION: Final = Connection()
-
-
-@functools.lru_cache(maxsize=4096)
-def _dump(value: object) -> str:
-    """A frozen value object as JSON (cached: many stations share their values)."""
-    return _json.dumps(value)
-
-
-def _loader(cls: type[T]) -> Any:
-    """A cached JSON loader for one frozen class."""
-
-    @functools.lru_cache(maxsize=4096)
-    def load(text: str) -> T:
-        return _json.loads(text, cls)
-
-    return load
-
-
-_LOADERS: Final[dict[type, Any]] = {
-    cls: _loader(cls)
-    for cls in (BootConfiguration, ReportedInfo, Connection, Connectivity, StatusRecord)
-}
-
-
-def _load(text: str, cls: type[T]) -> T:
-    value: T = _LOADERS[cls](text)
-    return value
 
 
 def _dump_default(value: T, default: T) -> str | None:
@@ -285,31 +261,6 @@ def _dump_default(value: T, default: T) -> str | None:
 
 def _dump_optional(value: object | None) -> str | None:
     return None if value is None else _dump(value)
-
-
-def _load_or(text: str | None, default: T) -> T:
-    return default if text is None else _load(text, type(default))
-
-
-def _load_optional(text: str | None, cls: type[T]) -> T | None:
-    return None if text is None else _load(text, cls)
-
-
-def _dump_fields(fields: object) -> str:
-    return json.dumps(fields, ensure_ascii=False, sort_keys=True) if fields else "{}"
-
-
-def _load_fields(text: str) -> dict[str, str]:
-    fields: dict[str, str] = json.loads(text)
-    return fields
-
-
-def _dump_samples(samples: Sequence[MeterSample]) -> str:
-    return _json.dumps(builtins.list(samples), unstructure_as=builtins.list[MeterSample])
-
-
-def _load_samples(text: str) -> builtins.list[MeterSample]:
-    return _json.loads(text, builtins.list[MeterSample])
 
 
 # --- schema and migrations -------------------------------------------------------------------
@@ -1039,13 +990,6 @@ def _id_token_from_row(row: _Row) -> IdToken:
         expiry_date=row[3],
         group_id=_get_optional(row[4]),
     )
-
-
-def _slice(total: int, start: int, stop: int) -> tuple[int, int]:
-    """``OFFSET`` and ``LIMIT`` that cut ``rows[start:stop]`` out of ``total`` rows as Python
-    slicing does, negative bounds included (the reference model slices lists)."""
-    window = range(total)[start:stop]
-    return (window.start, len(window)) if window else (0, 0)
 
 
 # --- queries ---------------------------------------------------------------------------------

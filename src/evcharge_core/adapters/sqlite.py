@@ -84,8 +84,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, TypeVar
 
-import cattrs.preconf.json
-
 from ..domain.activation import ThrottleState
 from ..domain.device_model import DeviceVariable, format_key, parse_key
 from ..domain.model import (
@@ -126,6 +124,15 @@ from ..ports import (
     TransactionSortKey,
     ascii_fold,
 )
+from ._json_columns import dump as _dump
+from ._json_columns import dump_fields as _dump_fields
+from ._json_columns import dump_samples as _dump_samples
+from ._json_columns import dump_status as _dump_status
+from ._json_columns import load_fields as _load_fields
+from ._json_columns import load_optional as _load_optional
+from ._json_columns import load_or as _load_or
+from ._json_columns import load_samples as _load_samples
+from ._json_columns import slice_bounds as _slice
 from .memory import (
     CHARGER_CODE,
     CHARGER_ID,
@@ -475,70 +482,9 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 # --- rows ------------------------------------------------------------------------------------
 
-_json: Final = cattrs.preconf.json.make_converter()
-"""This module's converter for JSON columns (never the global one)."""
-
-_JSON_CLASSES: Final = (BootConfiguration, ReportedInfo, Connection, Connectivity, StatusRecord)
 _DEFAULT_BOOT: Final = BootConfiguration()
 _DEFAULT_REPORTED: Final = ReportedInfo()
 _DEFAULT_CONNECTION: Final = Connection()
-
-
-@functools.lru_cache(maxsize=4096)
-def _dump(value: object) -> str:
-    """A frozen value object as JSON (cached: most stations share their defaults)."""
-    return _json.dumps(value)
-
-
-def _loader(cls: type[T]) -> Callable[[str], T]:
-    """A cached JSON loader for one frozen class."""
-
-    @functools.lru_cache(maxsize=4096)
-    def load(text: str) -> T:
-        return _json.loads(text, cls)
-
-    return load
-
-
-_LOADERS: Final[dict[type, Callable[[str], object]]] = {cls: _loader(cls) for cls in _JSON_CLASSES}
-
-
-def _load(text: str, cls: type[T]) -> T:
-    value: T = _LOADERS[cls](text)  # type: ignore[assignment]
-    return value
-
-
-def _dump_status(record: StatusRecord | None) -> str | None:
-    """A status record as JSON, as the converter writes it (a test holds the two equal),
-    written out because nearly every status report makes a new one: the cache of
-    :func:`_dump` would only miss."""
-    if record is None:
-        return None
-    return json.dumps(
-        {
-            "status": record.status.value,
-            "timestamp": record.timestamp.isoformat(),
-            "error_code": record.error_code,
-            "info": record.info,
-        }
-    )
-
-
-def _load_or(text: str | None, default: T) -> T:
-    return default if text is None else _load(text, type(default))
-
-
-def _load_optional(text: str | None, cls: type[T]) -> T | None:
-    return None if text is None else _load(text, cls)
-
-
-def _dump_fields(fields: object) -> str:
-    return json.dumps(fields, ensure_ascii=False) if fields else "{}"
-
-
-def _load_fields(text: str) -> dict[str, str]:
-    fields: dict[str, str] = json.loads(text)
-    return fields
 
 
 def _time(value: datetime | None) -> str | None:
@@ -1205,41 +1151,10 @@ def _id_token_from_row(row: sqlite3.Row) -> IdToken:
     )
 
 
-def _dump_samples(samples: Sequence[MeterSample]) -> str:
-    """The samples of one report as JSON, as this module's converter writes them (a test
-    holds the two equal), written out because every MeterValues message passes here."""
-    return json.dumps(
-        [
-            {
-                "timestamp": s.timestamp.isoformat(),
-                "value": s.value,
-                "measurand": s.measurand,
-                "unit": s.unit,
-                "phase": s.phase,
-                "context": s.context,
-                "location": s.location,
-            }
-            for s in samples
-        ]
-    )
-
-
-def _load_samples(text: str) -> builtins.list[MeterSample]:
-    return _json.loads(text, builtins.list[MeterSample])
-
-
 def _notification_from_row(row: sqlite3.Row) -> StationNotification:
     received_at = _parse_time(row["received_at"])
     assert received_at is not None  # NOT NULL column
     return StationNotification(row["station_id"], row["action"], received_at, row["payload"])
-
-
-def _slice(total: int, start: int, stop: int) -> tuple[int, int]:
-    """``OFFSET`` and ``LIMIT`` that cut ``rows[start:stop]`` out of ``total`` rows exactly
-    as Python slicing does, out-of-range and negative bounds included (the reference model
-    slices its lists)."""
-    window = range(total)[start:stop]
-    return (window.start, len(window)) if window else (0, 0)
 
 
 # --- queries ---------------------------------------------------------------------------------
