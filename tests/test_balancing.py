@@ -203,12 +203,18 @@ async def _start(repository: InMemoryRepository, *sessions: Transaction) -> None
 
 
 def _balancer(
-    repository: InMemoryRepository, commands: FakeCommands
+    repository: InMemoryRepository, commands: FakeCommands, *, active: bool = True
 ) -> tuple[Balancer, list[Event]]:
     events: list[Event] = []
     bus = LocalEventBus()
     bus.subscribe(events.append)
-    balancer = Balancer(repository, commands, events=bus, clock=lambda: T0)  # type: ignore[arg-type]
+    balancer = Balancer(
+        repository,
+        commands,  # type: ignore[arg-type]
+        events=bus,
+        clock=lambda: T0,
+        active=active,
+    )
     return balancer, events
 
 
@@ -725,16 +731,7 @@ def test_an_inactive_balancer_sends_nothing_until_activated_then_sends_everyone(
         a = _station("A", _connector("A", 1, ac3, 32))
         repository = await _repository(a)
         commands = FakeCommands()
-        events: list[Event] = []
-        bus = LocalEventBus()
-        bus.subscribe(events.append)
-        balancer = Balancer(
-            repository,
-            commands,  # type: ignore[arg-type]
-            events=bus,
-            clock=lambda: T0,
-            active=False,
-        )
+        balancer, _ = _balancer(repository, commands, active=False)
         await _start(repository, _session("A", "1", 0))
         balancer.on_event(TransactionStarted("A", "1", 1, "TAG", T0))
         assert await balancer.recompute("depot") is None

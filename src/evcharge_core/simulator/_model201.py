@@ -44,6 +44,7 @@ from typing import Any, Final
 import attrs
 
 from .. import __version__
+from ..ocpp201._schemas import CSMS_ACTIONS
 from ._device_model import (
     ATTRIBUTE_TYPES,
     REPORT_BASES,
@@ -127,51 +128,10 @@ TRIGGERABLE_MESSAGES_201: Final = (
 )
 #: Every action OCPP 2.0.1 lets a CSMS send to a charging station. Those the simulated
 #: station does not simulate are answered with the CallError ``NotSupported``; unknown
-#: actions with ``NotImplemented``.
-CSMS_ACTIONS_201: Final = frozenset(
-    {
-        "CancelReservation",
-        "CertificateSigned",
-        "ChangeAvailability",
-        "ClearCache",
-        "ClearChargingProfile",
-        "ClearDisplayMessage",
-        "ClearVariableMonitoring",
-        "CostUpdated",
-        "CustomerInformation",
-        "DataTransfer",
-        "DeleteCertificate",
-        "GetBaseReport",
-        "GetChargingProfiles",
-        "GetCompositeSchedule",
-        "GetDisplayMessages",
-        "GetInstalledCertificateIds",
-        "GetLocalListVersion",
-        "GetLog",
-        "GetMonitoringReport",
-        "GetReport",
-        "GetTransactionStatus",
-        "GetVariables",
-        "InstallCertificate",
-        "PublishFirmware",
-        "RequestStartTransaction",
-        "RequestStopTransaction",
-        "ReserveNow",
-        "Reset",
-        "SendLocalList",
-        "SetChargingProfile",
-        "SetDisplayMessage",
-        "SetMonitoringBase",
-        "SetMonitoringLevel",
-        "SetNetworkProfile",
-        "SetVariableMonitoring",
-        "SetVariables",
-        "TriggerMessage",
-        "UnlockConnector",
-        "UnpublishFirmware",
-        "UpdateFirmware",
-    }
-)
+#: actions with ``NotImplemented``. (The specification's list, as the server's schemas
+#: module keeps it: the simulator shares the data, never the server's handling.)
+CSMS_ACTIONS_201: Final = CSMS_ACTIONS
+
 _PURPOSES: Final = (
     "ChargingStationExternalConstraints",
     "ChargingStationMaxProfile",
