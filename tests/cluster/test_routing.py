@@ -406,3 +406,50 @@ def test_one_node_balances_and_another_takes_over_when_it_stops(db_url: str) -> 
             await until(lambda: other.balancer.active, what="the other node to take the role")
 
     asyncio.run(go())
+
+
+def test_a_profile_assigned_on_any_node_is_sent_once_by_the_station_s_node(db_url: str) -> None:
+    """Every node sees the assignment's event; only the node holding the station's websocket
+    sends the profile (others would send it again through the routing)."""
+    make = _transport_factory("memory", db_url)
+    calls: list[str] = []
+
+    def record(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        calls.append(action)
+        if action == "GetConfiguration":
+            return {"configurationKey": [], "unknownKey": payload.get("key", [])}
+        return {"status": "Accepted"}
+
+    async def go() -> None:
+        await create(db_url, "ST1")
+        async with node(db_url, "a", make) as (a, _), node(db_url, "b", make) as (b, _):
+            await a.stations.create_profile(
+                {
+                    "id": "day-night",
+                    "name": "Day/night",
+                    "unit": "W",
+                    "recurrence": "daily",
+                    "periods": [
+                        {"start": "07:00", "limit": 10000},
+                        {"start": "22:00", "limit": 20000},
+                    ],
+                }
+            )
+            _, charger = await a.stations.create_charger("ST1", {})
+            async with RawStation(url_of(b, "ST1"), record):
+                await until(lambda: b.gateway.session("ST1"), what="ST1's session on b")
+                await a.stations.update_charger(charger.id, {"charging_profile_id": "day-night"})
+                await until(lambda: "SetChargingProfile" in calls, what="the profile")
+                await asyncio.sleep(0.5)  # room for a second sender, were there one
+                assert calls.count("SetChargingProfile") == 1
+                await b.stations.update_profile("day-night", {"name": "Day and night"})
+                await a.stations.update_profile(
+                    "day-night", {"periods": [{"start": "00:00", "limit": 15000}]}
+                )
+                await until(
+                    lambda: calls.count("SetChargingProfile") >= 3, what="the changed profile"
+                )
+                await asyncio.sleep(0.5)
+                assert calls.count("SetChargingProfile") == 3
+
+    asyncio.run(go())
